@@ -1,0 +1,65 @@
+import { readFileSync } from 'node:fs';
+import { OpenAPIHono } from '@hono/zod-openapi';
+import type { Config } from './config.ts';
+import { problemsModule } from './modules/problems/problems.module.ts';
+import { accessLog } from './platform/access-log.ts';
+import type { AppEnv } from './platform/app-env.ts';
+import { clientIp } from './platform/client-ip.ts';
+import { docsRoutes } from './platform/docs.ts';
+import { errorHandler, notFoundHandler, validationHook } from './platform/error-handlers.ts';
+import { healthRoutes, type ReadinessCheck } from './platform/health.ts';
+import { closeConnectionsWhenStopping, type Lifecycle } from './platform/lifecycle.ts';
+import type { Logger } from './platform/logger.ts';
+import { buildOpenApiDocument } from './platform/openapi.ts';
+import { requestContext } from './platform/request-context.ts';
+import { jsonBodyLimit, securityHeaders } from './platform/security.ts';
+
+/** A resource's routes, mounted at `path`. */
+export type ApiModule = { path: string; app: OpenAPIHono<AppEnv> };
+
+export type AppDeps = {
+  config: Config;
+  logger: Logger;
+  lifecycle: Lifecycle;
+  readiness: Record<string, ReadinessCheck>;
+  /** Extra modules after the built-in ones (tests mount probes this way). */
+  modules?: ApiModule[];
+};
+
+const VERSION = (
+  JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }
+).version;
+
+const builtInModules = (): ApiModule[] => [{ path: '/', app: problemsModule() }];
+
+/** Middleware order is DESIGN.md's request lifecycle; later issues slot into the marked places. */
+export function createApp(deps: AppDeps) {
+  const { config, logger, lifecycle } = deps;
+  const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
+
+  app.use('*', requestContext());
+  app.use('*', accessLog(logger));
+  app.use('*', securityHeaders());
+  app.use('*', closeConnectionsWhenStopping(lifecycle));
+  app.use('*', clientIp());
+  // Runtime mode gate, authentication, rate limits and idempotency go here, in that order.
+  app.use('*', jsonBodyLimit(config.http.maxJsonBodyBytes));
+
+  app.route('/', healthRoutes({ lifecycle, checks: deps.readiness, logger }));
+  app.route('/', docsRoutes());
+  for (const module of [...builtInModules(), ...(deps.modules ?? [])]) app.route(module.path, module.app);
+
+  const openApiJson = JSON.stringify(
+    buildOpenApiDocument(app, { publicUrl: config.publicUrl, version: VERSION }),
+  );
+  app.get('/openapi.json', (c) => {
+    c.header('Cache-Control', 'no-cache');
+    return c.body(openApiJson, 200, { 'Content-Type': 'application/json' });
+  });
+
+  app.notFound(notFoundHandler(app, config.publicUrl));
+  app.onError(errorHandler(config.publicUrl, logger));
+  return app;
+}
+
+export type App = ReturnType<typeof createApp>;

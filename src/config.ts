@@ -1,0 +1,239 @@
+import { z } from 'zod';
+
+// Every environment variable the process reads is declared here, once. The runbook's environment table
+// is generated from this schema (`pnpm docs:env`), so each field's description is operator-facing text.
+
+const int = (description: string, fallback: number, min = 0, max = Number.MAX_SAFE_INTEGER) =>
+  z.coerce.number().int().min(min).max(max).default(fallback).describe(description);
+
+const bool = (description: string, fallback: boolean) =>
+  z.stringbool().default(fallback).describe(description);
+
+const csv = (description: string) =>
+  z
+    .string()
+    .default('')
+    .transform((value) =>
+      value
+        .split(',')
+        .map((item) => item.trim())
+        .filter(Boolean),
+    )
+    .describe(description);
+
+const jsonObject = z.string().transform((text, ctx) => {
+  try {
+    const value: unknown = JSON.parse(text);
+    if (value && typeof value === 'object' && !Array.isArray(value)) return value as Record<string, unknown>;
+  } catch {}
+  ctx.addIssue({ code: 'custom', message: 'must be a JSON object (a JWK)' });
+  return z.NEVER;
+});
+
+const jsonArray = z.string().transform((text, ctx) => {
+  try {
+    const value: unknown = JSON.parse(text);
+    if (Array.isArray(value) && value.every((item) => item && typeof item === 'object')) {
+      return value as Record<string, unknown>[];
+    }
+  } catch {}
+  ctx.addIssue({ code: 'custom', message: 'must be a JSON array of JWK objects' });
+  return z.NEVER;
+});
+
+/** Credentials s3rver accepts; production must never run with them. */
+export const EMBEDDED_S3_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } as const;
+
+export const envSchema = z.object({
+  NODE_ENV: z
+    .enum(['development', 'test', 'production'])
+    .default('development')
+    .describe('`production` refuses embedded defaults and unsafe settings.'),
+  HOST: z
+    .string()
+    .min(1)
+    .default('127.0.0.1')
+    .describe('Interface the API listens on (`0.0.0.0` in containers).'),
+  PORT: int('Public HTTP port.', 3000, 0, 65535),
+  PUBLIC_URL: z
+    .url({ protocol: /^https?$/ })
+    .optional()
+    .describe('External base URL; problem `type` URIs are built from it. Default `http://localhost:{PORT}`.'),
+  LOG_LEVEL: z
+    .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+    .default('info')
+    .describe('pino log level.'),
+  DATA_DIR: z
+    .string()
+    .min(1)
+    .default('.data')
+    .describe('Where `pnpm dev` keeps embedded Postgres and S3 data between runs.'),
+
+  DATABASE_URL: z
+    .url({ protocol: /^postgres(ql)?$/ })
+    .optional()
+    .describe(
+      'Postgres connection URL. Unset: `pnpm dev` starts an embedded Postgres. Required in production.',
+    ),
+  DATABASE_POOL_MAX: int('Connections in the pool of each process.', 10, 1, 500),
+  DATABASE_CONNECT_TIMEOUT_S: int('Seconds to wait for a new connection.', 5, 1, 120),
+  DATABASE_IDLE_TIMEOUT_S: int('Seconds before an idle pooled connection is closed.', 30, 0, 3600),
+  DATABASE_MAX_LIFETIME_S: int('Seconds before a pooled connection is replaced (0 = never).', 1800, 0, 86400),
+  DATABASE_STATEMENT_TIMEOUT_MS: int(
+    'Postgres `statement_timeout` of every API connection.',
+    10_000,
+    100,
+    600_000,
+  ),
+
+  S3_ENDPOINT: z
+    .url({ protocol: /^https?$/ })
+    .optional()
+    .describe('S3-compatible endpoint. Unset: `pnpm dev` starts s3rver. Required in production.'),
+  S3_REGION: z.string().min(1).default('us-east-1').describe('S3 region.'),
+  S3_BUCKET: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'must be a valid S3 bucket name')
+    .default('stowage')
+    .describe('Bucket holding document bytes.'),
+  S3_ACCESS_KEY_ID: z
+    .string()
+    .min(1)
+    .default(EMBEDDED_S3_CREDENTIALS.accessKeyId)
+    .describe('S3 access key id (the default only suits s3rver).'),
+  S3_SECRET_ACCESS_KEY: z
+    .string()
+    .min(1)
+    .default(EMBEDDED_S3_CREDENTIALS.secretAccessKey)
+    .describe('S3 secret access key (the default only suits s3rver).'),
+  S3_FORCE_PATH_STYLE: bool('Address buckets as `{endpoint}/{bucket}` (MinIO, s3rver, Ceph).', true),
+  S3_TIMEOUT_MS: int('Timeout of one S3 request.', 30_000, 100, 600_000),
+
+  JWT_SIGNING_KEY: jsonObject
+    .optional()
+    .describe(
+      'Private JWK (EdDSA or ES256, with `kid`) that signs access tokens. Required in production; dev generates one under DATA_DIR.',
+    ),
+  JWT_VERIFY_KEYS: jsonArray
+    .optional()
+    .describe('JSON array of public JWKs still accepted for verification (key rotation).'),
+
+  CORS_ORIGINS: csv('Comma-separated origins allowed by CORS (`*` = any, never with credentials).'),
+  CORS_CREDENTIALS: bool('Send `Access-Control-Allow-Credentials: true` to allowed origins.', false),
+
+  SERVER_TIMING: z
+    .stringbool()
+    .optional()
+    .describe('Send `Server-Timing` headers. Default: on except in production.'),
+  MAX_JSON_BODY_BYTES: int('Largest JSON request body; larger ones get 413.', 1024 * 1024, 1024),
+  HEADERS_TIMEOUT_MS: int('Node `headersTimeout`: time to receive request headers.', 20_000, 1000),
+  REQUEST_TIMEOUT_MS: int(
+    'Node `requestTimeout`: time to receive a whole request, uploads included.',
+    300_000,
+    1000,
+  ),
+  KEEP_ALIVE_TIMEOUT_MS: int(
+    'Idle keep-alive timeout; keep it above the load balancer idle timeout (e.g. 60 s on AWS ALB).',
+    65_000,
+    1000,
+  ),
+  SHUTDOWN_DELAY_MS: int(
+    'After SIGTERM, keep accepting while /readyz answers 503 so the load balancer stops routing here first.',
+    0,
+    0,
+    120_000,
+  ),
+  SHUTDOWN_TIMEOUT_MS: int(
+    'After SIGTERM, how long in-flight requests may run before connections are cut. Keep below the orchestrator grace period.',
+    25_000,
+    100,
+    600_000,
+  ),
+});
+
+export type Env = z.input<typeof envSchema>;
+
+const configSchema = envSchema
+  .superRefine((env, ctx) => {
+    const fail = (variable: keyof typeof env, message: string) =>
+      ctx.addIssue({ code: 'custom', path: [variable], message });
+    if (env.CORS_CREDENTIALS && env.CORS_ORIGINS.includes('*')) {
+      fail('CORS_ORIGINS', '`*` cannot be combined with CORS_CREDENTIALS=true; list the origins');
+    }
+    for (const origin of env.CORS_ORIGINS) {
+      if (origin !== '*' && !/^https?:\/\/[^/\s]+$/.test(origin)) {
+        fail('CORS_ORIGINS', `"${origin}" is not an origin (scheme://host[:port], no path)`);
+      }
+    }
+    if (env.NODE_ENV !== 'production') return;
+    if (!env.DATABASE_URL)
+      fail('DATABASE_URL', 'is required in production (embedded Postgres is for dev only)');
+    if (!env.S3_ENDPOINT) fail('S3_ENDPOINT', 'is required in production (s3rver is for dev only)');
+    if (env.S3_ACCESS_KEY_ID === EMBEDDED_S3_CREDENTIALS.accessKeyId) {
+      fail('S3_ACCESS_KEY_ID', 'must be set in production (the default is the embedded store’s)');
+    }
+    if (env.S3_SECRET_ACCESS_KEY === EMBEDDED_S3_CREDENTIALS.secretAccessKey) {
+      fail('S3_SECRET_ACCESS_KEY', 'must be set in production (the default is the embedded store’s)');
+    }
+    if (!env.JWT_SIGNING_KEY) fail('JWT_SIGNING_KEY', 'is required in production');
+    if (!env.PUBLIC_URL) fail('PUBLIC_URL', 'is required in production');
+    if (env.CORS_ORIGINS.includes('*')) fail('CORS_ORIGINS', '`*` is not allowed in production');
+  })
+  .transform((env) => ({
+    env: env.NODE_ENV,
+    isProduction: env.NODE_ENV === 'production',
+    host: env.HOST,
+    port: env.PORT,
+    publicUrl: (env.PUBLIC_URL ?? `http://localhost:${env.PORT}`).replace(/\/+$/, ''),
+    logLevel: env.LOG_LEVEL,
+    dataDir: env.DATA_DIR,
+    database: {
+      url: env.DATABASE_URL,
+      poolMax: env.DATABASE_POOL_MAX,
+      connectTimeoutS: env.DATABASE_CONNECT_TIMEOUT_S,
+      idleTimeoutS: env.DATABASE_IDLE_TIMEOUT_S,
+      maxLifetimeS: env.DATABASE_MAX_LIFETIME_S,
+      statementTimeoutMs: env.DATABASE_STATEMENT_TIMEOUT_MS,
+    },
+    s3: {
+      endpoint: env.S3_ENDPOINT,
+      region: env.S3_REGION,
+      bucket: env.S3_BUCKET,
+      accessKeyId: env.S3_ACCESS_KEY_ID,
+      secretAccessKey: env.S3_SECRET_ACCESS_KEY,
+      forcePathStyle: env.S3_FORCE_PATH_STYLE,
+      timeoutMs: env.S3_TIMEOUT_MS,
+    },
+    jwt: { signingKey: env.JWT_SIGNING_KEY, verifyKeys: env.JWT_VERIFY_KEYS ?? [] },
+    cors: { origins: env.CORS_ORIGINS, credentials: env.CORS_CREDENTIALS },
+    serverTiming: env.SERVER_TIMING ?? env.NODE_ENV !== 'production',
+    http: {
+      maxJsonBodyBytes: env.MAX_JSON_BODY_BYTES,
+      headersTimeoutMs: env.HEADERS_TIMEOUT_MS,
+      requestTimeoutMs: env.REQUEST_TIMEOUT_MS,
+      keepAliveTimeoutMs: env.KEEP_ALIVE_TIMEOUT_MS,
+      shutdownDelayMs: env.SHUTDOWN_DELAY_MS,
+      shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,
+    },
+  }));
+
+export type Config = z.output<typeof configSchema>;
+
+export class ConfigError extends Error {
+  readonly problems: string[];
+  constructor(problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+    this.problems = problems;
+  }
+}
+
+/** Parses the environment; throws a ConfigError naming every invalid variable at once. */
+export function loadConfig(source: Record<string, string | undefined> = process.env): Config {
+  const known = Object.fromEntries(
+    Object.keys(envSchema.shape).map((name) => [name, source[name] === '' ? undefined : source[name]]),
+  );
+  const result = configSchema.safeParse(known);
+  if (result.success) return result.data;
+  throw new ConfigError(result.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`));
+}

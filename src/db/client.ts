@@ -1,0 +1,49 @@
+import { drizzle } from 'drizzle-orm/postgres-js';
+import postgres from 'postgres';
+import type { Config } from '../config.ts';
+import * as schema from './schema.ts';
+
+export type Database = ReturnType<typeof createDatabase>;
+
+/** The API's pool. Every connection carries the statement timeout, so no query outlives a request. */
+export function createDatabase(config: Config['database'] & { url: string }) {
+  const sql = postgres(config.url, {
+    max: config.poolMax,
+    connect_timeout: config.connectTimeoutS,
+    idle_timeout: config.idleTimeoutS,
+    max_lifetime: config.maxLifetimeS || null,
+    connection: { application_name: 'stowage-api', statement_timeout: config.statementTimeoutMs },
+    onnotice: () => {},
+  });
+  const db = drizzle(sql, { schema });
+
+  return {
+    sql,
+    db,
+    /** One round trip, abandoned (and cancelled server-side) when `signal` fires. */
+    async ping(signal: AbortSignal): Promise<void> {
+      await withAbort(sql`select 1`, signal);
+    },
+    close: (timeoutS = 5) => sql.end({ timeout: timeoutS }),
+  };
+}
+
+/** Races a postgres.js query against `signal`; on abort the query is cancelled in Postgres too. */
+export async function withAbort<T>(
+  query: Promise<T> & { cancel(): unknown },
+  signal: AbortSignal,
+): Promise<T> {
+  signal.throwIfAborted();
+  const onAbort = () => query.cancel();
+  signal.addEventListener('abort', onAbort, { once: true });
+  try {
+    return await Promise.race([
+      query,
+      new Promise<never>((_, reject) =>
+        signal.addEventListener('abort', () => reject(signal.reason), { once: true }),
+      ),
+    ]);
+  } finally {
+    signal.removeEventListener('abort', onAbort);
+  }
+}

@@ -1,0 +1,101 @@
+// `pnpm dev`: everything a bare machine needs. Starts embedded Postgres and s3rver (unless DATABASE_URL /
+// S3_ENDPOINT point elsewhere), migrates, then runs the API with reload on change. Ctrl-C or SIGTERM
+// stops everything it started.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import { ConfigError, loadConfig } from '../config.ts';
+import { migrateDatabase } from '../db/migrations.ts';
+import { createStorage } from '../storage/storage.ts';
+import { type EmbeddedPostgresHandle, startEmbeddedPostgres } from './embedded-postgres.ts';
+import { type EmbeddedS3Handle, startEmbeddedS3 } from './embedded-s3.ts';
+import { freePort } from './free-port.ts';
+
+const say = (message: string) => console.error(`[dev] ${message}`);
+
+let config: ReturnType<typeof loadConfig>;
+try {
+  config = loadConfig();
+} catch (error) {
+  say(error instanceof ConfigError ? error.message : String(error));
+  process.exit(1);
+}
+
+const stack: { postgres?: EmbeddedPostgresHandle; s3?: EmbeddedS3Handle; api?: ChildProcess } = {};
+let stopping = false;
+
+async function stopAll(code: number): Promise<never> {
+  if (stopping) process.exit(code);
+  stopping = true;
+  say('stopping…');
+  const api = stack.api;
+  if (api && api.exitCode === null && api.signalCode === null) {
+    const exited = new Promise((done) => api.once('exit', done));
+    api.kill('SIGTERM');
+    const force = setTimeout(() => api.kill('SIGKILL'), 10_000);
+    await exited;
+    clearTimeout(force);
+  }
+  await Promise.allSettled([stack.s3?.stop(), stack.postgres?.stop()]);
+  say('stopped');
+  process.exit(code);
+}
+
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => void stopAll(0));
+
+try {
+  const env: Record<string, string> = {};
+  if (!config.database.url) {
+    const started = performance.now();
+    stack.postgres = await startEmbeddedPostgres({
+      dir: join(config.dataDir, 'postgres'),
+      port: await freePort(54320),
+    });
+    await stack.postgres.ensureDatabase('stowage');
+    env.DATABASE_URL = stack.postgres.url('stowage');
+    say(`embedded Postgres on port ${stack.postgres.port} (${Math.round(performance.now() - started)} ms)`);
+  }
+  if (!config.s3.endpoint) {
+    stack.s3 = await startEmbeddedS3({ dir: join(config.dataDir, 's3'), port: await freePort(54321) });
+    env.S3_ENDPOINT = stack.s3.endpoint;
+    const storage = createStorage({ ...config.s3, endpoint: stack.s3.endpoint });
+    await storage.ensureBucket();
+    storage.close();
+    say(`embedded S3 (s3rver) at ${stack.s3.endpoint}, bucket ${config.s3.bucket}`);
+  }
+  await migrateDatabase(env.DATABASE_URL ?? config.database.url!);
+  say('migrations applied');
+
+  const main = fileURLToPath(new URL('../main.ts', import.meta.url));
+  // Its own process group: a terminal's Ctrl-C reaches only this supervisor, which then stops the API
+  // gracefully before the databases it needs.
+  stack.api = spawn(process.execPath, ['--watch', '--watch-preserve-output', main], {
+    env: { ...process.env, ...env },
+    stdio: 'inherit',
+    detached: true,
+  });
+  stack.api.once('exit', (code) => {
+    if (!stopping) {
+      say(`API exited (${code}); stopping`);
+      void stopAll(code ?? 1);
+    }
+  });
+
+  const probeHost = ['0.0.0.0', '::'].includes(config.host) ? '127.0.0.1' : config.host;
+  const base = `http://localhost:${config.port}`;
+  for (let attempt = 0; attempt < 600 && !stopping; attempt++) {
+    const ready = await fetch(`http://${probeHost}:${config.port}/readyz`).then(
+      (r) => r.ok,
+      () => false,
+    );
+    if (ready) {
+      say(`ready — API ${base}  docs ${base}/docs  (Ctrl-C stops everything)`);
+      break;
+    }
+    await sleep(100);
+  }
+} catch (error) {
+  say(`start-up failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+  await stopAll(1);
+}

@@ -1,0 +1,47 @@
+import { type DestinationStream, type Logger, pino } from 'pino';
+import { currentRequest } from './request-context.ts';
+
+export type { Logger };
+
+// Secrets never reach a log line: headers that carry credentials and any field named like one, at the
+// depths our log objects use. Access-log lines carry no headers or bodies at all.
+const SECRET_FIELDS = [
+  'password',
+  'current_password',
+  'new_password',
+  'token',
+  'access_token',
+  'refresh_token',
+  'secret',
+  'key',
+  'api_key',
+  'authorization',
+  'cookie',
+  'set-cookie',
+  'secretAccessKey',
+  'signingKey',
+];
+const member = (field: string) => (/^[A-Za-z_$][\w$]*$/.test(field) ? `.${field}` : `["${field}"]`);
+const REDACT_PATHS = SECRET_FIELDS.flatMap((field) => [
+  member(field).replace(/^\./, ''),
+  `*${member(field)}`,
+  `*.*${member(field)}`,
+]);
+
+export function createLogger(options: { level: string; destination?: DestinationStream }): Logger {
+  return pino(
+    {
+      level: options.level,
+      base: { service: 'stowage' },
+      timestamp: pino.stdTimeFunctions.isoTime,
+      formatters: { level: (label) => ({ level: label }) },
+      redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+      // Ties every line written while a request runs to that request, wherever it is logged from.
+      mixin: () => {
+        const request = currentRequest();
+        return request ? { request_id: request.requestId } : {};
+      },
+    },
+    options.destination,
+  );
+}
