@@ -7,7 +7,7 @@ const int = (description: string, fallback: number, min = 0, max = Number.MAX_SA
   z.coerce.number().int().min(min).max(max).default(fallback).describe(description);
 
 const bool = (description: string, fallback: boolean) =>
-  z.stringbool().default(fallback).describe(description);
+  z.stringbool().default(fallback).meta({ format: 'boolean' }).describe(description);
 
 const csv = (description: string) =>
   z
@@ -123,6 +123,7 @@ export const envSchema = z.object({
 
   SERVER_TIMING: z
     .stringbool()
+    .meta({ format: 'boolean' })
     .optional()
     .describe('Send `Server-Timing` headers. Default: on except in production.'),
   MAX_JSON_BODY_BYTES: int('Largest JSON request body; larger ones get 413.', 1024 * 1024, 1024),

@@ -131,3 +131,22 @@ function answerClientError(publicUrl: string, logger: Logger) {
     );
   };
 }
+
+/** SIGTERM/SIGINT drain the server and exit 0; a second signal exits at once with 1. */
+export function exitOnSignals(running: RunningServer, logger: Logger): void {
+  const stop = (signal: NodeJS.Signals) => {
+    if (running.lifecycle.stopping) {
+      logger.warn({ signal }, 'second signal: exiting at once');
+      process.exit(1);
+    }
+    running.shutdown(signal).then(
+      () => process.exit(0),
+      (error: unknown) => {
+        logger.fatal({ err: error }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+}
