@@ -19,10 +19,21 @@ export function renderEnvTable(): string {
   // Defaults as the app sees them (booleans, lists), not as the input strings JSON Schema knows.
   const defaults = envSchema.parse({}) as Record<string, unknown>;
   const rows = Object.entries(schema.properties).map(([name, property]) => {
-    const kind = property.enum ? property.enum.map((v) => `\`${v}\``).join(' | ') : (property.format ?? property.type ?? 'string');
+    const kind =
+      property.format === 'boolean'
+        ? 'boolean (`true`/`false`, `1`/`0`, `yes`/`no`, `on`/`off`)'
+        : property.enum
+          ? property.enum.map((v) => `\`${v}\``).join(' | ')
+          : (property.format ?? property.type ?? 'string');
     const value = defaults[name];
     const fallback =
-      value === undefined ? '—' : Array.isArray(value) ? (value.length ? `\`${value.join(',')}\`` : '(none)') : `\`${String(value)}\``;
+      value === undefined
+        ? '—'
+        : Array.isArray(value)
+          ? value.length
+            ? `\`${value.join(',')}\``
+            : '(none)'
+          : `\`${String(value)}\``;
     return `| \`${name}\` | ${cell(kind)} | ${cell(fallback)} | ${cell(property.description ?? '')} |`;
   });
   return [START, '| variable | type | default | meaning |', '|---|---|---|---|', ...rows, END].join('\n');

@@ -6,8 +6,13 @@ import { z } from 'zod';
 const int = (description: string, fallback: number, min = 0, max = Number.MAX_SAFE_INTEGER) =>
   z.coerce.number().int().min(min).max(max).default(fallback).describe(description);
 
-const bool = (description: string, fallback: boolean) =>
-  z.stringbool().default(fallback).meta({ format: 'boolean' }).describe(description);
+// Not z.stringbool(): its failure aborts the object, which would hide the other variables' problems.
+const boolText = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no', 'on', 'off'])
+  .transform((value) => ['true', '1', 'yes', 'on'].includes(value))
+  .meta({ format: 'boolean' });
+
+const bool = (description: string, fallback: boolean) => boolText.default(fallback).describe(description);
 
 const csv = (description: string) =>
   z
@@ -118,12 +123,21 @@ export const envSchema = z.object({
     .optional()
     .describe('JSON array of public JWKs still accepted for verification (key rotation).'),
 
-  CORS_ORIGINS: csv('Comma-separated origins allowed by CORS (`*` = any, never with credentials).'),
+  CORS_ORIGINS: csv('Comma-separated origins allowed by CORS (`*` = any, never with credentials).').check(
+    z.superRefine((origins, ctx) => {
+      for (const origin of origins) {
+        if (origin !== '*' && !/^https?:\/\/[^/\s]+$/.test(origin)) {
+          ctx.addIssue({
+            code: 'custom',
+            message: `"${origin}" is not an origin (scheme://host[:port], no path)`,
+          });
+        }
+      }
+    }),
+  ),
   CORS_CREDENTIALS: bool('Send `Access-Control-Allow-Credentials: true` to allowed origins.', false),
 
-  SERVER_TIMING: z
-    .stringbool()
-    .meta({ format: 'boolean' })
+  SERVER_TIMING: boolText
     .optional()
     .describe('Send `Server-Timing` headers. Default: on except in production.'),
   MAX_JSON_BODY_BYTES: int('Largest JSON request body; larger ones get 413.', 1024 * 1024, 1024),
@@ -154,32 +168,33 @@ export const envSchema = z.object({
 
 export type Env = z.input<typeof envSchema>;
 
+// Policy checks run even when some variables failed to parse, so one start-up lists every problem; the
+// values they read may then still be raw strings, hence the strict comparisons.
 const configSchema = envSchema
-  .superRefine((env, ctx) => {
-    const fail = (variable: keyof typeof env, message: string) =>
-      ctx.addIssue({ code: 'custom', path: [variable], message });
-    if (env.CORS_CREDENTIALS && env.CORS_ORIGINS.includes('*')) {
-      fail('CORS_ORIGINS', '`*` cannot be combined with CORS_CREDENTIALS=true; list the origins');
-    }
-    for (const origin of env.CORS_ORIGINS) {
-      if (origin !== '*' && !/^https?:\/\/[^/\s]+$/.test(origin)) {
-        fail('CORS_ORIGINS', `"${origin}" is not an origin (scheme://host[:port], no path)`);
+  .superRefine(
+    (env, ctx) => {
+      const fail = (variable: keyof typeof env, message: string) =>
+        ctx.addIssue({ code: 'custom', path: [variable], message });
+      const origins: unknown[] = Array.isArray(env.CORS_ORIGINS) ? env.CORS_ORIGINS : [];
+      if (env.CORS_CREDENTIALS === true && origins.includes('*')) {
+        fail('CORS_ORIGINS', '`*` cannot be combined with CORS_CREDENTIALS=true; list the origins');
       }
-    }
-    if (env.NODE_ENV !== 'production') return;
-    if (!env.DATABASE_URL)
-      fail('DATABASE_URL', 'is required in production (embedded Postgres is for dev only)');
-    if (!env.S3_ENDPOINT) fail('S3_ENDPOINT', 'is required in production (s3rver is for dev only)');
-    if (env.S3_ACCESS_KEY_ID === EMBEDDED_S3_CREDENTIALS.accessKeyId) {
-      fail('S3_ACCESS_KEY_ID', 'must be set in production (the default is the embedded store’s)');
-    }
-    if (env.S3_SECRET_ACCESS_KEY === EMBEDDED_S3_CREDENTIALS.secretAccessKey) {
-      fail('S3_SECRET_ACCESS_KEY', 'must be set in production (the default is the embedded store’s)');
-    }
-    if (!env.JWT_SIGNING_KEY) fail('JWT_SIGNING_KEY', 'is required in production');
-    if (!env.PUBLIC_URL) fail('PUBLIC_URL', 'is required in production');
-    if (env.CORS_ORIGINS.includes('*')) fail('CORS_ORIGINS', '`*` is not allowed in production');
-  })
+      if (env.NODE_ENV !== 'production') return;
+      if (!env.DATABASE_URL)
+        fail('DATABASE_URL', 'is required in production (embedded Postgres is for dev only)');
+      if (!env.S3_ENDPOINT) fail('S3_ENDPOINT', 'is required in production (s3rver is for dev only)');
+      if (env.S3_ACCESS_KEY_ID === EMBEDDED_S3_CREDENTIALS.accessKeyId) {
+        fail('S3_ACCESS_KEY_ID', 'must be set in production (the default is the embedded store’s)');
+      }
+      if (env.S3_SECRET_ACCESS_KEY === EMBEDDED_S3_CREDENTIALS.secretAccessKey) {
+        fail('S3_SECRET_ACCESS_KEY', 'must be set in production (the default is the embedded store’s)');
+      }
+      if (!env.JWT_SIGNING_KEY) fail('JWT_SIGNING_KEY', 'is required in production');
+      if (!env.PUBLIC_URL) fail('PUBLIC_URL', 'is required in production');
+      if (origins.includes('*')) fail('CORS_ORIGINS', '`*` is not allowed in production');
+    },
+    { when: () => true },
+  )
   .transform((env) => ({
     env: env.NODE_ENV,
     isProduction: env.NODE_ENV === 'production',

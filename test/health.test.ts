@@ -94,7 +94,9 @@ describe('readiness follows its dependencies without restarting the app', () => 
     const up = await eventually(server, 200);
     expect(up.body.status).toBe('pass');
 
-    const transitions = server.logs.lines.filter((line) => line.check === 'postgres').map((line) => line.status);
+    const transitions = server.logs.lines
+      .filter((line) => line.check === 'postgres')
+      .map((line) => line.status);
     expect(transitions).toEqual(['pass', 'fail', 'pass']);
   });
 
@@ -113,7 +115,10 @@ describe('readiness follows its dependencies without restarting the app', () => 
 describe('migrations', () => {
   it('a database behind the build’s migrations is not ready', async () => {
     const server = await startTestServer({
-      env: { DATABASE_URL: await createTestDatabase({ migrated: false }), S3_BUCKET: await createTestBucket() },
+      env: {
+        DATABASE_URL: await createTestDatabase({ migrated: false }),
+        S3_BUCKET: await createTestBucket(),
+      },
     });
     const ready = await probe(server);
     expect(ready.status).toBe(503);

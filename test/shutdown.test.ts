@@ -34,7 +34,12 @@ async function spawnServer(env: Record<string, string>) {
   return { child, url, logs, exited };
 }
 
-type Answer = { status: number; body: string; headers: Record<string, string | string[] | undefined>; at: number };
+type Answer = {
+  status: number;
+  body: string;
+  headers: Record<string, string | string[] | undefined>;
+  at: number;
+};
 
 /** A plain HTTP GET over `agent` (to control keep-alive), resolved with status, body and arrival time. */
 const request = (url: string, agent?: Agent) =>
@@ -110,6 +115,8 @@ describe('graceful shutdown', () => {
     expect(exit.code).toBe(0);
     expect(exit.at - signalled).toBeLessThan(5000);
     expect(await stuck).toMatchObject({ code: 'ECONNRESET' });
-    expect(server.logs.some((line) => line.msg === 'shutdown deadline reached: cutting connections')).toBe(true);
+    expect(server.logs.some((line) => line.msg === 'shutdown deadline reached: cutting connections')).toBe(
+      true,
+    );
   });
 });

@@ -10,7 +10,13 @@ import { startEmbeddedPostgres } from '../../src/dev/embedded-postgres.ts';
 import { startEmbeddedS3 } from '../../src/dev/embedded-s3.ts';
 import { freePort } from '../../src/dev/free-port.ts';
 
-export type TestStack = { adminUrl: string; template: string; s3Endpoint: string; s3AccessKey: string; s3SecretKey: string };
+export type TestStack = {
+  adminUrl: string;
+  template: string;
+  s3Endpoint: string;
+  s3AccessKey: string;
+  s3SecretKey: string;
+};
 
 declare module 'vitest' {
   export interface ProvidedContext {

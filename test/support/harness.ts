@@ -67,7 +67,10 @@ export async function testEnv(overrides: Env = {}): Promise<Record<string, strin
     S3_ACCESS_KEY_ID: s3AccessKey,
     S3_SECRET_ACCESS_KEY: s3SecretKey,
     S3_TIMEOUT_MS: '3000',
-    ...(Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined)) as Record<string, string>),
+    ...(Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined)) as Record<
+      string,
+      string
+    >),
   };
 }
 
@@ -90,7 +93,9 @@ export function captureLogs(level = 'debug') {
 export type TestServer = RunningServer & { config: Config; logs: ReturnType<typeof captureLogs> };
 
 /** The real server (pool, S3 client, HTTP listener) on a free loopback port; stopped after the file. */
-export async function startTestServer(options: { env?: Env; modules?: ApiModule[] } = {}): Promise<TestServer> {
+export async function startTestServer(
+  options: { env?: Env; modules?: ApiModule[] } = {},
+): Promise<TestServer> {
   const config = loadConfig(await testEnv(options.env));
   const logs = captureLogs();
   const running = await startServer({ config, logger: logs.logger, modules: options.modules });

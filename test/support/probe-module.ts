@@ -6,7 +6,12 @@ import type { ApiModule } from '../../src/app.ts';
 import type { AppEnv } from '../../src/platform/app-env.ts';
 import { defineRoute } from '../../src/platform/openapi.ts';
 
-const itemSchema = z.object({ id: z.string(), name: z.string(), tags: z.array(z.string()), limit: z.number() });
+const itemSchema = z.object({
+  id: z.string(),
+  name: z.string(),
+  tags: z.array(z.string()),
+  limit: z.number(),
+});
 
 const createItem = defineRoute({
   method: 'post',
@@ -44,7 +49,10 @@ const slow = defineRoute({
   path: '/probe/slow',
   request: { query: z.object({ ms: z.coerce.number().int().min(0).max(60_000) }) },
   responses: {
-    200: { description: 'slept', content: { 'application/json': { schema: z.object({ slept_ms: z.number() }) } } },
+    200: {
+      description: 'slept',
+      content: { 'application/json': { schema: z.object({ slept_ms: z.number() }) } },
+    },
   },
 });
 
