@@ -1,5 +1,6 @@
 import { connect } from 'node:net';
 import { beforeAll, describe, expect, it } from 'vitest';
+import type { Problem } from '../src/platform/problem.ts';
 import { startTestServer, type TestServer } from './support/harness.ts';
 import { probeModule } from './support/probe-module.ts';
 
@@ -25,7 +26,7 @@ async function expectProblem(response: Response, status: number, code: string) {
   expect(response.headers.get('cache-control')).toBe('no-store');
   const requestId = response.headers.get('x-request-id');
   expect(requestId).toMatch(/^[A-Za-z0-9._:-]{1,128}$/);
-  const body = await response.json();
+  const body = (await response.json()) as Problem;
   expect(body).toMatchObject({
     type: `${PUBLIC}/problems/${code}`,
     status,
@@ -203,7 +204,7 @@ describe('X-Request-ID', () => {
     const id = 'client-req.42:attempt_1';
     const response = await call('/nope', { headers: { 'x-request-id': id } });
     expect(response.headers.get('x-request-id')).toBe(id);
-    expect((await response.json()).request_id).toBe(id);
+    expect(((await response.json()) as Problem).request_id).toBe(id);
   });
 
   it.each([
@@ -218,7 +219,7 @@ describe('X-Request-ID', () => {
     const echoed = response.headers.get('x-request-id');
     expect(echoed).not.toBe(id);
     expect(echoed).toMatch(/^[0-9a-f-]{36}$/);
-    expect((await response.json()).request_id).toBe(echoed);
+    expect(((await response.json()) as Problem).request_id).toBe(echoed);
   });
 
   it('accepts the longest allowed id (128 chars)', async () => {
