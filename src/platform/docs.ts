@@ -42,6 +42,7 @@ const INIT = `Scalar.createApiReference('#app', ${JSON.stringify({
   showDeveloperTools: 'never',
   hideClientButton: true,
   agent: { disabled: true },
+  mcp: { disabled: true },
   documentDownloadType: 'json',
 })});
 `;

@@ -1,0 +1,134 @@
+import { Validator } from '@seriousme/openapi-schema-validator';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { PROBLEMS } from '../src/platform/problem.ts';
+import { startTestServer, type TestServer } from './support/harness.ts';
+import { probeModule } from './support/probe-module.ts';
+
+type Operation = {
+  responses: Record<
+    string,
+    { headers?: Record<string, unknown>; content?: Record<string, { schema: unknown }> }
+  >;
+};
+type Document = {
+  openapi: string;
+  paths: Record<string, Record<string, Operation>>;
+  components: {
+    schemas: Record<string, { properties?: Record<string, unknown> }>;
+    securitySchemes: Record<string, unknown>;
+  };
+};
+
+let server: TestServer;
+let document: Document;
+let response: Response;
+
+beforeAll(async () => {
+  server = await startTestServer({ modules: [probeModule()] });
+  response = await fetch(`${server.url}/openapi.json`);
+  document = (await response.json()) as Document;
+});
+
+describe('/openapi.json', () => {
+  it('is a valid OpenAPI 3.1 document', async () => {
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-type')).toBe('application/json');
+    const validator = new Validator();
+    const result = await validator.validate(structuredClone(document) as unknown as object);
+    expect(result.errors ?? []).toEqual([]);
+    expect(result.valid).toBe(true);
+    expect(validator.version).toBe('3.1');
+    expect(document.openapi).toBe('3.1.0');
+    // The validator is not a rubber stamp: the same document without `info` fails.
+    const { info: _info, ...broken } = structuredClone(document) as unknown as Record<string, unknown>;
+    expect((await new Validator().validate(broken)).valid).toBe(false);
+  });
+
+  it('is built once: two fetches return byte-identical documents', async () => {
+    const [a, b] = await Promise.all([
+      fetch(`${server.url}/openapi.json`).then((r) => r.text()),
+      fetch(`${server.url}/openapi.json`).then((r) => r.text()),
+    ]);
+    expect(a).toBe(b);
+    expect(a).toBe(JSON.stringify(document));
+  });
+
+  it('declares the security schemes and the Problem schema with every code', () => {
+    expect(Object.keys(document.components.securitySchemes).sort()).toEqual(['apiKey', 'session']);
+    expect(document.components.securitySchemes.session).toMatchObject({
+      type: 'http',
+      scheme: 'bearer',
+      bearerFormat: 'JWT',
+    });
+    const problem = document.components.schemas.Problem;
+    expect(Object.keys(problem?.properties ?? {}).sort()).toEqual(
+      ['code', 'detail', 'errors', 'instance', 'request_id', 'status', 'title', 'type'].sort(),
+    );
+    expect((problem?.properties?.code as { enum: string[] }).enum.sort()).toEqual(
+      Object.keys(PROBLEMS).sort(),
+    );
+  });
+
+  it('documents the problem responses each operation can give, with X-Request-ID on every response', () => {
+    const create = document.paths['/probe/items/{id}']?.post;
+    expect(Object.keys(create?.responses ?? {}).sort()).toEqual([
+      '201',
+      '400',
+      '404',
+      '413',
+      '415',
+      '422',
+      '500',
+      '503',
+    ]);
+    for (const [status, answer] of Object.entries(create?.responses ?? {})) {
+      expect(answer.headers, `response ${status}`).toHaveProperty('X-Request-ID');
+      if (status !== '201') {
+        expect(answer.content?.['application/problem+json']?.schema).toEqual({
+          $ref: '#/components/schemas/Problem',
+        });
+      }
+    }
+    expect(Object.keys(document.paths['/problems/{code}']?.get?.responses ?? {}).sort()).toEqual([
+      '200',
+      '404',
+      '422',
+      '500',
+      '503',
+    ]);
+  });
+
+  it('leaves operational endpoints out of the public document', () => {
+    for (const path of ['/livez', '/readyz', '/startupz', '/openapi.json', '/docs']) {
+      expect(document.paths).not.toHaveProperty(path);
+    }
+  });
+});
+
+describe('/problems/{code}', () => {
+  it('documents every code the API can answer with', async () => {
+    for (const [code, spec] of Object.entries(PROBLEMS)) {
+      const page = await fetch(`${server.url}/problems/${code}`);
+      expect(page.status).toBe(200);
+      expect(page.headers.get('content-type')).toBe('text/html; charset=UTF-8');
+      const html = await page.text();
+      expect(html).toContain(`<h1>${spec.title}</h1>`);
+      expect(html).toContain(`HTTP status <strong>${spec.status}</strong>`);
+    }
+  });
+
+  it('unknown and malformed codes are problems themselves', async () => {
+    const unknown = await fetch(`${server.url}/problems/no_such_code`);
+    expect(unknown.status).toBe(404);
+    expect(await unknown.json()).toMatchObject({
+      code: 'not_found',
+      detail: 'No problem type "no_such_code"',
+    });
+    const malformed = await fetch(`${server.url}/problems/Bad-Code`);
+    expect(malformed.status).toBe(422);
+    expect(await malformed.json()).toMatchObject({
+      code: 'validation_failed',
+      errors: [{ location: 'path', path: 'code' }],
+    });
+  });
+});
