@@ -43,6 +43,9 @@ async function stopAll(code: number): Promise<never> {
 }
 
 for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => void stopAll(0));
+// If whatever started us (pnpm, a terminal) dies without a signal reaching us, don't outlive it.
+const parent = process.ppid;
+setInterval(() => process.ppid !== parent && void stopAll(0), 1000).unref();
 
 try {
   const env: Record<string, string> = {};

@@ -1,0 +1,61 @@
+// Cold start: from `node` exec to the first /readyz 200, against an already-running Postgres and S3.
+// Measures the source entry (Node strips the types) and the built one (`pnpm build`, what containers run).
+import { spawn } from 'node:child_process';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import { freePort } from '../src/dev/free-port.ts';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const RUNS = 5;
+
+export type Stack = { databaseUrl: string; s3Endpoint: string; bucket: string };
+
+async function once(entry: string, stack: Stack): Promise<number> {
+  const port = await freePort();
+  const started = performance.now();
+  const child = spawn(process.execPath, [entry], {
+    cwd: ROOT,
+    env: {
+      ...process.env,
+      NODE_ENV: 'development',
+      PORT: String(port),
+      LOG_LEVEL: 'warn',
+      DATABASE_URL: stack.databaseUrl,
+      S3_ENDPOINT: stack.s3Endpoint,
+      S3_BUCKET: stack.bucket,
+    },
+    stdio: 'ignore',
+  });
+  try {
+    while (performance.now() - started < 30_000) {
+      const ready = await fetch(`http://127.0.0.1:${port}/readyz`).then((r) => r.status === 200, () => false);
+      if (ready) return performance.now() - started;
+      await sleep(5);
+    }
+    throw new Error(`${entry} not ready within 30 s`);
+  } finally {
+    child.kill('SIGTERM');
+    await new Promise((resolve) => child.once('exit', resolve));
+  }
+}
+
+const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+
+export async function coldStart(stack: Stack) {
+  const rows = [];
+  for (const [name, entry] of [
+    ['cold start: node src/main.ts', 'src/main.ts'],
+    ['cold start: node dist/main.js', 'dist/main.js'],
+  ] as const) {
+    const runs: number[] = [];
+    for (let i = 0; i < RUNS; i++) runs.push(await once(entry, stack));
+    rows.push({
+      benchmark: name,
+      median_ms: Math.round(median(runs)),
+      min_ms: Math.round(Math.min(...runs)),
+      max_ms: Math.round(Math.max(...runs)),
+      runs: runs.map(Math.round).join(' '),
+    });
+  }
+  return rows;
+}

@@ -1,0 +1,34 @@
+// `pnpm bench`: starts its own embedded Postgres and s3rver (or uses DATABASE_URL / S3_ENDPOINT), builds
+// the app, runs every benchmark against 127.0.0.1 only, prints one table and writes bench/results/*.json.
+import { execFileSync } from 'node:child_process';
+import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { migrateDatabase } from '../src/db/migrations.ts';
+import { startEmbeddedPostgres } from '../src/dev/embedded-postgres.ts';
+import { startEmbeddedS3 } from '../src/dev/embedded-s3.ts';
+import { freePort } from '../src/dev/free-port.ts';
+import { coldStart } from './cold-start.ts';
+
+const dir = await mkdtemp(join(tmpdir(), 'stowage-bench-'));
+await chmod(dir, 0o755);
+const pg = await startEmbeddedPostgres({ dir: join(dir, 'pg'), port: await freePort() });
+const s3 = await startEmbeddedS3({ dir: join(dir, 's3'), port: await freePort(), buckets: ['bench'] });
+try {
+  await pg.ensureDatabase('bench');
+  await migrateDatabase(pg.url('bench'));
+  execFileSync('pnpm', ['-s', 'build'], { stdio: 'inherit' });
+  const stack = { databaseUrl: pg.url('bench'), s3Endpoint: s3.endpoint, bucket: 'bench' };
+
+  const rows = [...(await coldStart(stack))];
+
+  console.log(`\nStowage benchmarks — Node ${process.version}, ${cpus().length} cores (${cpus()[0]?.model})`);
+  console.table(rows);
+  await mkdir(new URL('./results/', import.meta.url), { recursive: true });
+  const file = new URL(`./results/${new Date().toISOString().replaceAll(':', '-')}.json`, import.meta.url);
+  await writeFile(file, `${JSON.stringify({ node: process.version, at: new Date().toISOString(), rows }, null, 2)}\n`);
+  console.log(`results: ${file.pathname}`);
+} finally {
+  await Promise.allSettled([s3.stop(), pg.stop()]);
+  await rm(dir, { recursive: true, force: true });
+}
