@@ -28,7 +28,10 @@ async function once(entry: string, stack: Stack): Promise<number> {
   });
   try {
     while (performance.now() - started < 30_000) {
-      const ready = await fetch(`http://127.0.0.1:${port}/readyz`).then((r) => r.status === 200, () => false);
+      const ready = await fetch(`http://127.0.0.1:${port}/readyz`).then(
+        (r) => r.status === 200,
+        () => false,
+      );
       if (ready) return performance.now() - started;
       await sleep(5);
     }

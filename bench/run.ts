@@ -26,7 +26,10 @@ try {
   console.table(rows);
   await mkdir(new URL('./results/', import.meta.url), { recursive: true });
   const file = new URL(`./results/${new Date().toISOString().replaceAll(':', '-')}.json`, import.meta.url);
-  await writeFile(file, `${JSON.stringify({ node: process.version, at: new Date().toISOString(), rows }, null, 2)}\n`);
+  await writeFile(
+    file,
+    `${JSON.stringify({ node: process.version, at: new Date().toISOString(), rows }, null, 2)}\n`,
+  );
   console.log(`results: ${file.pathname}`);
 } finally {
   await Promise.allSettled([s3.stop(), pg.stop()]);

@@ -1,11 +1,20 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { drizzle } from 'drizzle-orm/postgres-js';
 import { migrate } from 'drizzle-orm/postgres-js/migrator';
 import postgres from 'postgres';
 import { withAbort } from './client.ts';
 
-export const MIGRATIONS_FOLDER = fileURLToPath(new URL('../../drizzle', import.meta.url));
+/** drizzle/ of the project root, found upwards from this file: the same from src/db/ and the dist/ bundle. */
+export const MIGRATIONS_FOLDER = (() => {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, 'drizzle', 'meta', '_journal.json'))) {
+    if (dirname(dir) === dir) throw new Error('drizzle/meta/_journal.json not found above the running code');
+    dir = dirname(dir);
+  }
+  return join(dir, 'drizzle');
+})();
 
 // Any constant works; it only has to be the same for every process that migrates this database.
 const MIGRATION_LOCK_ID = 0x5709_a6e;

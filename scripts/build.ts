@@ -1,0 +1,26 @@
+// `pnpm build`: bundles the two production entries into dist/ with esbuild. Unbundled, Node spends
+// ~0.5 s of every cold start re-reading drizzle-orm's 178 KB package.json for each of its modules
+// (measured: 830 ms → 260 ms to first response). Type checking is `tsc --noEmit` in `pnpm lint`.
+// A package that telemetry must instrument through module hooks goes in `external`.
+import { rm } from 'node:fs/promises';
+import { build } from 'esbuild';
+
+await rm(new URL('../dist', import.meta.url), { recursive: true, force: true });
+await build({
+  entryPoints: { main: 'src/main.ts', migrate: 'src/db/migrate.ts' },
+  outdir: 'dist',
+  bundle: true,
+  platform: 'node',
+  format: 'esm',
+  target: 'node24',
+  sourcemap: true,
+  splitting: true,
+  chunkNames: 'chunks/[name]-[hash]',
+  // CommonJS dependencies call require(); give the ESM bundle one.
+  banner: {
+    js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);",
+  },
+  external: ['@scalar/api-reference'],
+  logLevel: 'warning',
+});
+console.error('dist/main.js, dist/migrate.js built');
