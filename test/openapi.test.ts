@@ -114,7 +114,10 @@ describe('/problems/{code}', () => {
       const html = await page.text();
       expect(html).toContain(`<h1>${spec.title}</h1>`);
       expect(html).toContain(`HTTP status <strong>${spec.status}</strong>`);
+      expect(html).not.toContain('`');
     }
+    const rateLimited = await (await fetch(`${server.url}/problems/rate_limited`)).text();
+    expect(rateLimited).toContain('<code>Retry-After</code>');
   });
 
   it('unknown and malformed codes are problems themselves', async () => {
