@@ -4,5 +4,6 @@ export default defineConfig({
   dialect: 'postgresql',
   schema: './src/db/schema.ts',
   out: './drizzle',
+  casing: 'snake_case',
   dbCredentials: { url: process.env.DATABASE_URL ?? 'postgres://localhost/stowage' },
 });

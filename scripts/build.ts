@@ -20,7 +20,8 @@ await build({
   banner: {
     js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);",
   },
-  external: ['@scalar/api-reference'],
+  // Resolved at run time: the docs bundle is served as a file; argon2 loads a native addon.
+  external: ['@scalar/api-reference', '@node-rs/argon2'],
   logLevel: 'warning',
 });
 console.error('dist/main.js, dist/migrate.js built');

@@ -1,7 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { OpenAPIHono } from '@hono/zod-openapi';
 import type { Config } from './config.ts';
+import { adminModule } from './modules/admin/admin.module.ts';
+import { apiKeysModule } from './modules/api-keys/api-keys.module.ts';
+import { authModule } from './modules/auth/auth.module.ts';
 import { problemsModule } from './modules/problems/problems.module.ts';
+import { meModule } from './modules/users/me.module.ts';
 import { accessLog } from './platform/access-log.ts';
 import type { AppEnv } from './platform/app-env.ts';
 import { clientIp } from './platform/client-ip.ts';
@@ -12,13 +16,16 @@ import { closeConnectionsWhenStopping, type Lifecycle } from './platform/lifecyc
 import type { Logger } from './platform/logger.ts';
 import { buildOpenApiDocument } from './platform/openapi.ts';
 import { requestContext } from './platform/request-context.ts';
+import { runtimeModeGate } from './platform/runtime-mode.ts';
 import { jsonBodyLimit, securityHeaders } from './platform/security.ts';
+import type { Services } from './services.ts';
 
 /** A resource's routes, mounted at `path`. */
 export type ApiModule = { path: string; app: OpenAPIHono<AppEnv> };
 
 export type AppDeps = {
   config: Config;
+  services: Services;
   logger: Logger;
   lifecycle: Lifecycle;
   readiness: Record<string, ReadinessCheck>;
@@ -30,19 +37,28 @@ const VERSION = (
   JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }
 ).version;
 
-const builtInModules = (): ApiModule[] => [{ path: '/', app: problemsModule() }];
+const builtInModules = (): ApiModule[] =>
+  [problemsModule(), authModule(), meModule(), apiKeysModule(), adminModule()].map((app) => ({
+    path: '/',
+    app,
+  }));
 
 /** Middleware order is DESIGN.md's request lifecycle; later issues slot into the marked places. */
 export function createApp(deps: AppDeps) {
-  const { config, logger, lifecycle } = deps;
+  const { config, logger, lifecycle, services } = deps;
   const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
 
   app.use('*', requestContext());
+  app.use('*', async (c, next) => {
+    c.set('services', services);
+    await next();
+  });
   app.use('*', accessLog(logger));
   app.use('*', securityHeaders());
   app.use('*', closeConnectionsWhenStopping(lifecycle));
   app.use('*', clientIp());
-  // Runtime mode gate, authentication, rate limits and idempotency go here, in that order.
+  app.use('/v1/*', runtimeModeGate(services.runtimeMode));
+  // Authentication, rate limits and idempotency are route middleware (in that order): see defineRoute users.
   app.use('*', jsonBodyLimit(config.http.maxJsonBodyBytes));
 
   app.route('/', healthRoutes({ lifecycle, checks: deps.readiness, logger }));

@@ -123,6 +123,39 @@ export const envSchema = z.object({
     .optional()
     .describe('JSON array of public JWKs still accepted for verification (key rotation).'),
 
+  ACCESS_TOKEN_TTL_S: int('Lifetime of an access token (JWT).', 900, 60, 3600),
+  REFRESH_TOKEN_TTL_S: int('Lifetime of a session and its refresh cookie.', 30 * 86_400, 3600, 365 * 86_400),
+  BOOTSTRAP_ADMIN_EMAIL: z
+    .email()
+    .optional()
+    .describe('With BOOTSTRAP_ADMIN_PASSWORD: an admin account created (or kept an admin) at start-up.'),
+  BOOTSTRAP_ADMIN_PASSWORD: z
+    .string()
+    .min(12)
+    .max(128)
+    .optional()
+    .describe('Password of the bootstrap admin when it is first created (12–128 characters).'),
+  SMTP_URL: z
+    .url({ protocol: /^smtps?$/ })
+    .optional()
+    .describe(
+      'SMTP server for mail (`smtps://user:pass@host:465`). Unset: mail is written to DATA_DIR/outbox/. Required in production.',
+    ),
+  MAIL_FROM: z
+    .string()
+    .min(3)
+    .default('Stowage <no-reply@localhost>')
+    .describe('From address of mail sent by the API.'),
+  QUOTA_FREE_BYTES: int('Storage quota of the free tier.', 1024 ** 3, 0),
+  QUOTA_PREMIUM_BYTES: int('Storage quota of the premium tier.', 100 * 1024 ** 3, 0),
+  QUOTA_ENTERPRISE_BYTES: int('Storage quota of the enterprise tier.', 1024 ** 4, 0),
+  RUNTIME_MODE_POLL_MS: int(
+    'How often each instance re-reads the runtime mode (applies within this time).',
+    2000,
+    100,
+    5000,
+  ),
+
   CORS_ORIGINS: csv('Comma-separated origins allowed by CORS (`*` = any, never with credentials).').check(
     z.superRefine((origins, ctx) => {
       for (const origin of origins) {
@@ -179,6 +212,9 @@ const configSchema = envSchema
       if (env.CORS_CREDENTIALS === true && origins.includes('*')) {
         fail('CORS_ORIGINS', '`*` cannot be combined with CORS_CREDENTIALS=true; list the origins');
       }
+      if (Boolean(env.BOOTSTRAP_ADMIN_EMAIL) !== Boolean(env.BOOTSTRAP_ADMIN_PASSWORD)) {
+        fail('BOOTSTRAP_ADMIN_PASSWORD', 'BOOTSTRAP_ADMIN_EMAIL and BOOTSTRAP_ADMIN_PASSWORD go together');
+      }
       if (env.NODE_ENV !== 'production') return;
       if (!env.DATABASE_URL)
         fail('DATABASE_URL', 'is required in production (embedded Postgres is for dev only)');
@@ -191,6 +227,7 @@ const configSchema = envSchema
       }
       if (!env.JWT_SIGNING_KEY) fail('JWT_SIGNING_KEY', 'is required in production');
       if (!env.PUBLIC_URL) fail('PUBLIC_URL', 'is required in production');
+      if (!env.SMTP_URL) fail('SMTP_URL', 'is required in production (the outbox is for dev only)');
       if (origins.includes('*')) fail('CORS_ORIGINS', '`*` is not allowed in production');
     },
     { when: () => true },
@@ -220,7 +257,23 @@ const configSchema = envSchema
       forcePathStyle: env.S3_FORCE_PATH_STYLE,
       timeoutMs: env.S3_TIMEOUT_MS,
     },
-    jwt: { signingKey: env.JWT_SIGNING_KEY, verifyKeys: env.JWT_VERIFY_KEYS ?? [] },
+    auth: {
+      signingKey: env.JWT_SIGNING_KEY,
+      verifyKeys: env.JWT_VERIFY_KEYS ?? [],
+      accessTokenTtlS: env.ACCESS_TOKEN_TTL_S,
+      refreshTokenTtlS: env.REFRESH_TOKEN_TTL_S,
+      bootstrapAdmin:
+        env.BOOTSTRAP_ADMIN_EMAIL && env.BOOTSTRAP_ADMIN_PASSWORD
+          ? { email: env.BOOTSTRAP_ADMIN_EMAIL, password: env.BOOTSTRAP_ADMIN_PASSWORD }
+          : undefined,
+    },
+    mail: { smtpUrl: env.SMTP_URL, from: env.MAIL_FROM },
+    quotas: {
+      free: env.QUOTA_FREE_BYTES,
+      premium: env.QUOTA_PREMIUM_BYTES,
+      enterprise: env.QUOTA_ENTERPRISE_BYTES,
+    },
+    runtimeModePollMs: env.RUNTIME_MODE_POLL_MS,
     cors: { origins: env.CORS_ORIGINS, credentials: env.CORS_CREDENTIALS },
     serverTiming: env.SERVER_TIMING ?? env.NODE_ENV !== 'production',
     http: {

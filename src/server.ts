@@ -11,6 +11,7 @@ import { isAtHead } from './db/migrations.ts';
 import { Lifecycle } from './platform/lifecycle.ts';
 import type { Logger } from './platform/logger.ts';
 import { PROBLEMS, type ProblemCode, problemTypeUrl } from './platform/problem.ts';
+import { createServices } from './services.ts';
 import { createStorage } from './storage/storage.ts';
 
 export type RunningServer = {
@@ -38,7 +39,15 @@ export async function startServer(options: {
   const lifecycle = new Lifecycle();
   const database = createDatabase({ ...config.database, url: databaseUrl });
   const storage = createStorage({ ...config.s3, endpoint });
+  const services = await createServices({ config, database, logger });
+  await services.runtimeMode.start();
+  const admin = config.auth.bootstrapAdmin;
+  if (admin) {
+    await services.users.ensureAdmin(admin.email, admin.password);
+    logger.info({ email: admin.email }, 'bootstrap admin ensured');
+  }
   const app = createApp({
+    services,
     config,
     logger,
     lifecycle,
@@ -88,6 +97,7 @@ export async function startServer(options: {
       }, config.http.shutdownTimeoutMs);
       await closed;
       clearTimeout(deadline);
+      services.runtimeMode.stop();
       await Promise.allSettled([database.close(), storage.close()]);
       logger.info('shutdown complete');
     })();

@@ -23,6 +23,7 @@ const PRODUCTION_OK = {
   S3_ACCESS_KEY_ID: 'AKIAEXAMPLE',
   S3_SECRET_ACCESS_KEY: 'real-secret',
   JWT_SIGNING_KEY: '{"kty":"OKP","crv":"Ed25519","kid":"k1","x":"a","d":"b"}',
+  SMTP_URL: 'smtps://mailer:pw@smtp.example.com:465',
 };
 
 describe('config', () => {
@@ -79,6 +80,12 @@ describe('config', () => {
     ]);
   });
 
+  it('the bootstrap admin needs both its email and its password', () => {
+    expect(problemsOf({ BOOTSTRAP_ADMIN_EMAIL: 'root@example.com' })).toEqual([
+      'BOOTSTRAP_ADMIN_PASSWORD: BOOTSTRAP_ADMIN_EMAIL and BOOTSTRAP_ADMIN_PASSWORD go together',
+    ]);
+  });
+
   it('refuses CORS `*` with credentials in any environment', () => {
     expect(problemsOf({ CORS_ORIGINS: '*', CORS_CREDENTIALS: 'true' })).toEqual([
       'CORS_ORIGINS: `*` cannot be combined with CORS_CREDENTIALS=true; list the origins',
@@ -97,6 +104,7 @@ describe('config', () => {
       'S3_ACCESS_KEY_ID',
       'S3_ENDPOINT',
       'S3_SECRET_ACCESS_KEY',
+      'SMTP_URL',
     ]);
     expect(problemsOf({ ...PRODUCTION_OK, CORS_ORIGINS: '*' })).toEqual([
       'CORS_ORIGINS: `*` is not allowed in production',
@@ -123,6 +131,7 @@ describe('config', () => {
       'S3_ACCESS_KEY_ID',
       'S3_ENDPOINT',
       'S3_SECRET_ACCESS_KEY',
+      'SMTP_URL',
     ]);
     expect(line.msg).toMatch(/^Invalid configuration:\n {2}- /);
   });

@@ -92,7 +92,7 @@ describe.runIf(existsSync(CHROMIUM) || process.env.CI)('/docs in headless Chromi
       page.on('pageerror', (error) => problems.push(error.message));
 
       await page.goto(`${server.url}/docs`, { waitUntil: 'networkidle' });
-      await page.getByText('Describe an error code').first().waitFor({ timeout: 20_000 });
+      await page.getByText('Create an account').first().waitFor({ timeout: 20_000 });
       await page.screenshot({ path: `${process.env.TMPDIR ?? '/tmp'}/stowage-docs.png` });
 
       const origin = new URL(server.url).origin;

@@ -15,7 +15,7 @@ export function createDatabase(config: Config['database'] & { url: string }) {
     connection: { application_name: 'stowage-api', statement_timeout: config.statementTimeoutMs },
     onnotice: () => {},
   });
-  const db = drizzle(sql, { schema });
+  const db = drizzle(sql, { schema, casing: 'snake_case' });
 
   return {
     sql,
@@ -47,3 +47,7 @@ export async function withAbort<T>(
     signal.removeEventListener('abort', onAbort);
   }
 }
+
+export type Db = Database['db'];
+/** A transaction handle; services that must join the caller's transaction take `Db | Tx`. */
+export type Tx = Parameters<Parameters<Db['transaction']>[0]>[0];

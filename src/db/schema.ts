@@ -1,3 +1,7 @@
-// Drizzle table definitions. Each resource's tables are added here by the module that owns them; the
-// SQL in drizzle/ is generated from this file (`pnpm db:generate`) and applied by `pnpm db:migrate`.
-export {};
+// Every table, for drizzle-kit and the typed client. Each module owns its tables and is the only one to
+// query them; others go through its service.
+export * from '../modules/api-keys/api-keys.tables.ts';
+export * from '../modules/audit/audit.tables.ts';
+export * from '../modules/auth/auth.tables.ts';
+export * from '../modules/users/users.tables.ts';
+export * from './platform.tables.ts';

@@ -18,40 +18,65 @@ const problem = (...codes: ProblemCode[]): ResponseConfig => ({
   content: { 'application/problem+json': { schema: problemSchema } },
 });
 
-/** The error answers a route can give, derived from what it declares (body, parameters, security). */
-function errorResponses(route: RouteConfig): Record<string, ResponseConfig> {
+/** The problem codes a route can answer with, derived from what it declares, plus its own. */
+function problemCodes(route: RouteConfig, extra: ProblemCode[]): ProblemCode[] {
   const request = route.request ?? {};
   const hasInput = Boolean(
     request.body || request.query || request.params || request.headers || request.cookies,
   );
   const secured = (route.security ?? []).length > 0;
-  return {
-    ...(request.body ? { 400: problem('bad_request') } : {}),
-    ...(secured ? { 401: problem('unauthenticated'), 403: problem('forbidden') } : {}),
-    ...(request.params ? { 404: problem('not_found') } : {}),
-    ...(request.body ? { 413: problem('payload_too_large'), 415: problem('unsupported_media_type') } : {}),
-    ...(hasInput ? { 422: problem('validation_failed') } : {}),
-    500: problem('internal_error'),
-    503: problem('service_unavailable', 'shutting_down'),
-  };
+  const codes: ProblemCode[] = [
+    ...(request.body ? (['bad_request', 'payload_too_large', 'unsupported_media_type'] as const) : []),
+    ...(secured ? (['unauthenticated', 'forbidden', 'account_disabled'] as const) : []),
+    ...(request.params ? (['not_found'] as const) : []),
+    ...(hasInput ? (['validation_failed'] as const) : []),
+    ...(route.method !== 'get' ? (['read_only_mode'] as const) : []),
+    ...extra,
+    'internal_error',
+    'service_unavailable',
+    'shutting_down',
+  ];
+  return [...new Set(codes)];
 }
+
+export type RouteDefinition = RouteConfig & {
+  /** Problem codes of this operation beyond those its declaration implies. */
+  extraProblems?: ProblemCode[];
+};
 
 /**
  * `createRoute` plus the contract's uniform parts: every response documents `X-Request-ID`, and the
  * problem responses the route can produce are added so no operation's errors go undocumented.
  */
-export function defineRoute<R extends RouteConfig>(route: R): R {
-  const responses: Record<string, ResponseConfig> = { ...errorResponses(route) };
+export function defineRoute<R extends RouteDefinition>({
+  extraProblems = [],
+  ...route
+}: R): Omit<R, 'extraProblems'> {
+  const responses: Record<string, ResponseConfig> = {};
+  const byStatus = new Map<number, ProblemCode[]>();
+  for (const code of problemCodes(route, extraProblems)) {
+    byStatus.set(PROBLEMS[code].status, [...(byStatus.get(PROBLEMS[code].status) ?? []), code]);
+  }
+  for (const [status, codes] of byStatus) responses[status] = problem(...codes);
   for (const [status, response] of Object.entries(route.responses)) {
     responses[status] =
       '$ref' in response
         ? response
         : { ...response, headers: { ...REQUEST_ID_HEADER, ...(response.headers ?? {}) } };
   }
-  return createRoute({ ...route, responses }) as R;
+  return createRoute({ ...route, responses }) as unknown as Omit<R, 'extraProblems'>;
 }
 
 export const PUBLIC_TAGS = [
+  {
+    name: 'Auth',
+    description: 'Accounts, sessions (access JWT + rotating refresh cookie) and password reset.',
+  },
+  { name: 'Account', description: 'The signed-in account and its API keys.' },
+  {
+    name: 'Admin',
+    description: 'Operations on every account, the audit log and the runtime mode (role `admin`).',
+  },
   { name: 'Problems', description: 'Documentation of every error `code`; each problem `type` links here.' },
 ];
 

@@ -1,0 +1,26 @@
+import { integer, jsonb, pgTable, primaryKey, text, timestamp } from 'drizzle-orm/pg-core';
+
+/** Cluster-wide settings every instance polls (the runtime mode). */
+export const runtimeSettings = pgTable('runtime_settings', {
+  key: text().primaryKey(),
+  value: jsonb().notNull(),
+  updatedAt: timestamp({ withTimezone: true, precision: 3 }).notNull().defaultNow(),
+  updatedBy: text(),
+});
+
+/** Idempotency-Key records, per principal, kept 24 h. */
+export const idempotencyKeys = pgTable(
+  'idempotency_keys',
+  {
+    principal: text().notNull(),
+    key: text().notNull(),
+    fingerprint: text().notNull(),
+    // Null while the first request runs; set when its response is stored.
+    responseStatus: integer(),
+    responseHeaders: jsonb().$type<Record<string, string>>(),
+    responseBody: text(),
+    createdAt: timestamp({ withTimezone: true, precision: 3 }).notNull().defaultNow(),
+    lockedUntil: timestamp({ withTimezone: true, precision: 3 }).notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.principal, t.key] })],
+);

@@ -1,0 +1,120 @@
+import { z } from '@hono/zod-openapi';
+import { defineRoute } from '../../platform/openapi.ts';
+import { emailSchema, nameSchema, passwordSchema, userSchema } from '../users/users.schemas.ts';
+
+const json = <T extends z.ZodType>(schema: T) => ({
+  content: { 'application/json': { schema } },
+  required: true,
+});
+
+export const REFRESH_COOKIE_DOC =
+  'Refresh token in cookie `__Host-stowage_refresh` (HttpOnly, Secure, SameSite=Strict, Path=/, 30 days), rotated on every use.';
+
+const sessionSchema = z
+  .object({
+    access_token: z.string().meta({ description: 'JWT (RFC 9068), 15 minutes' }),
+    token_type: z.literal('Bearer'),
+    expires_in: z.number().int().meta({ example: 900 }),
+    user: userSchema,
+  })
+  .meta({ id: 'Session' });
+
+const issuedResponse = (description: string) => ({
+  description,
+  headers: { 'Set-Cookie': { description: REFRESH_COOKIE_DOC, schema: { type: 'string' as const } } },
+  content: { 'application/json': { schema: sessionSchema } },
+});
+
+export const registerRoute = defineRoute({
+  method: 'post',
+  path: '/v1/auth/register',
+  tags: ['Auth'],
+  operationId: 'register',
+  summary: 'Create an account',
+  request: {
+    body: json(z.object({ email: emailSchema, password: passwordSchema, name: nameSchema.optional() })),
+  },
+  responses: {
+    201: {
+      description: 'Created',
+      content: { 'application/json': { schema: z.object({ user: userSchema }) } },
+    },
+  },
+  extraProblems: ['email_taken'],
+});
+
+export const loginRoute = defineRoute({
+  method: 'post',
+  path: '/v1/auth/login',
+  tags: ['Auth'],
+  operationId: 'login',
+  summary: 'Sign in',
+  description:
+    'An unknown email and a wrong password get the same 401 `invalid_credentials`, in about the same time.',
+  request: { body: json(z.object({ email: emailSchema, password: z.string().min(1).max(128) })) },
+  responses: { 200: issuedResponse('Signed in') },
+  extraProblems: ['invalid_credentials', 'account_disabled'],
+});
+
+export const refreshRoute = defineRoute({
+  method: 'post',
+  path: '/v1/auth/refresh',
+  tags: ['Auth'],
+  operationId: 'refresh',
+  summary: 'Rotate the refresh cookie and get a new access token',
+  description:
+    'Presenting a refresh token that was already used revokes its whole session (`refresh_token_reused`). ' +
+    'Refused when an `Origin` header is present and not allowed.',
+  responses: { 200: issuedResponse('Rotated') },
+  extraProblems: ['unauthenticated', 'refresh_token_reused', 'forbidden', 'account_disabled'],
+});
+
+export const logoutRoute = defineRoute({
+  method: 'post',
+  path: '/v1/auth/logout',
+  tags: ['Auth'],
+  operationId: 'logout',
+  summary: 'End the session of the refresh cookie',
+  responses: { 204: { description: 'Signed out; the cookie is cleared and the session revoked' } },
+  extraProblems: ['forbidden'],
+});
+
+export const passwordResetRoute = defineRoute({
+  method: 'post',
+  path: '/v1/auth/password-reset',
+  tags: ['Auth'],
+  operationId: 'requestPasswordReset',
+  summary: 'Mail a password reset token',
+  description: 'Always 202, whether or not the email has an account.',
+  request: { body: json(z.object({ email: emailSchema })) },
+  responses: { 202: { description: 'Accepted' } },
+});
+
+export const passwordResetConfirmRoute = defineRoute({
+  method: 'post',
+  path: '/v1/auth/password-reset/confirm',
+  tags: ['Auth'],
+  operationId: 'confirmPasswordReset',
+  summary: 'Set a new password with a reset token',
+  description: 'The token is single-use and valid 30 minutes; every session of the account is revoked.',
+  request: { body: json(z.object({ token: z.string().min(1).max(256), password: passwordSchema })) },
+  responses: { 204: { description: 'Password changed' } },
+});
+
+export const jwksRoute = defineRoute({
+  method: 'get',
+  path: '/.well-known/jwks.json',
+  tags: ['Auth'],
+  operationId: 'jwks',
+  summary: 'Public keys that verify access tokens',
+  responses: {
+    200: {
+      description: 'JWK Set (RFC 7517)',
+      content: {
+        'application/json': {
+          schema: z.object({ keys: z.array(z.record(z.string(), z.unknown())) }).meta({ id: 'JWKS' }),
+        },
+      },
+    },
+  },
+});

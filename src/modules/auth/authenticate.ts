@@ -1,0 +1,67 @@
+import type { MiddlewareHandler } from 'hono';
+import type { AppEnv, Principal } from '../../platform/app-env.ts';
+import { AppError } from '../../platform/problem.ts';
+
+const CHALLENGE = { 'WWW-Authenticate': 'Bearer realm="stowage"' };
+
+export type Requirement = {
+  /** Only an admin may call. */
+  admin?: boolean;
+  /** Only a session (not an API key) may call: managing keys and the password. */
+  sessionOnly?: boolean;
+};
+
+/**
+ * `Authorization: Bearer <access token | sk_ API key>` → `c.var.principal`. Every request re-checks the
+ * session (or key) and the account, so logout, revocation and disabling apply at once on every instance.
+ */
+export const requireUser =
+  (requirement: Requirement = {}): MiddlewareHandler<AppEnv> =>
+  async (c, next) => {
+    const header = c.req.header('authorization');
+    if (!header)
+      throw new AppError('unauthenticated', {
+        detail: 'Send Authorization: Bearer <token>',
+        headers: CHALLENGE,
+      });
+    const match = /^Bearer ([\x21-\x7e]{1,2048})$/i.exec(header);
+    if (!match)
+      throw new AppError('unauthenticated', { detail: 'Expected a Bearer token', headers: CHALLENGE });
+    const token = match[1]!;
+    const { tokens, sessions, apiKeys, users } = c.var.services;
+
+    let principal: Omit<Principal, 'role'>;
+    if (token.startsWith('sk_')) {
+      const key = await apiKeys.authenticate(token);
+      principal = { userId: key.userId, via: 'api_key', apiKeyId: key.keyId };
+    } else {
+      const claims = await tokens.verify(token);
+      if (!(await sessions.isActive(claims.sessionId, claims.userId))) {
+        throw new AppError('unauthenticated', { detail: 'The session has ended', headers: CHALLENGE });
+      }
+      principal = { userId: claims.userId, via: 'session', sessionId: claims.sessionId };
+    }
+    const user = await users.findById(principal.userId);
+    if (!user)
+      throw new AppError('unauthenticated', { detail: 'The account no longer exists', headers: CHALLENGE });
+    if (user.disabledAt) throw new AppError('account_disabled');
+    if (requirement.admin && user.role !== 'admin')
+      throw new AppError('forbidden', { detail: 'Admins only' });
+    if (requirement.sessionOnly && principal.via !== 'session') {
+      throw new AppError('forbidden', {
+        detail: 'This operation needs a session; API keys cannot perform it',
+      });
+    }
+    c.set('principal', { ...principal, role: user.role });
+    await next();
+  };
+
+/** The principal a `requireUser` middleware has set (a route without one is a programming error). */
+export function principalOf(c: { var: { principal?: Principal } }): Principal {
+  if (!c.var.principal) throw new Error('route reached without requireUser()');
+  return c.var.principal;
+}
+
+/** Security requirement objects for a route's OpenAPI contract. */
+export const SESSION_OR_KEY: Record<string, string[]>[] = [{ session: [] }, { apiKey: [] }];
+export const SESSION_ONLY: Record<string, string[]>[] = [{ session: [] }];

@@ -1,0 +1,189 @@
+import { and, eq, isNull, ne, sql } from 'drizzle-orm';
+import type { Config } from '../../config.ts';
+import type { Db, Tx } from '../../db/client.ts';
+import { newUuid } from '../../platform/ids.ts';
+import { AppError } from '../../platform/problem.ts';
+import { randomToken, sha256 } from '../../platform/secrets.ts';
+import type { AuditContext, AuditService } from '../audit/audit.service.ts';
+import type { UsersService } from '../users/users.service.ts';
+import type { UserRow } from '../users/users.tables.ts';
+import { refreshTokens, sessions } from './auth.tables.ts';
+import { verifyPassword } from './passwords.ts';
+import type { TokenService } from './tokens.ts';
+
+export type Issued = { accessToken: string; expiresIn: number; refreshToken: string; user: UserRow };
+type Client = AuditContext & { userAgent?: string };
+
+const unauthenticated = (detail: string) => new AppError('unauthenticated', { detail });
+
+export function createSessionsService(deps: {
+  db: Db;
+  users: UsersService;
+  audit: AuditService;
+  tokens: TokenService;
+  config: Config;
+}) {
+  const { db, users, audit, tokens, config } = deps;
+  const ttlMs = config.auth.refreshTokenTtlS * 1000;
+
+  async function issueRefreshToken(tx: Tx, sessionId: string): Promise<string> {
+    const token = randomToken(32);
+    await tx.insert(refreshTokens).values({
+      id: newUuid(),
+      sessionId,
+      tokenHash: sha256(token),
+      expiresAt: new Date(Date.now() + ttlMs),
+    });
+    return token;
+  }
+
+  async function revokeSession(tx: Tx, sessionId: string, reason: string): Promise<void> {
+    await tx
+      .update(sessions)
+      .set({ revokedAt: new Date(), revokedReason: reason })
+      .where(and(eq(sessions.id, sessionId), isNull(sessions.revokedAt)));
+  }
+
+  const issued = async (user: UserRow, sessionId: string, refreshToken: string): Promise<Issued> => ({
+    accessToken: await tokens.sign({ userId: user.id, sessionId }),
+    expiresIn: tokens.ttlSeconds,
+    refreshToken,
+    user,
+  });
+
+  return {
+    /** Same answer, in about the same time, for an unknown email and a wrong password. */
+    async login(input: { email: string; password: string }, client: Client): Promise<Issued> {
+      const user = await users.findByEmail(input.email);
+      if (!(await verifyPassword(user?.passwordHash, input.password))) {
+        await audit.recordAlone({
+          ...client,
+          actorId: user?.id,
+          type: 'auth.login_failed',
+          data: { reason: 'invalid_credentials', known_email: user !== undefined },
+        });
+        throw new AppError('invalid_credentials');
+      }
+      if (user!.disabledAt) {
+        await audit.recordAlone({
+          ...client,
+          actorId: user!.id,
+          type: 'auth.login_failed',
+          data: { reason: 'disabled' },
+        });
+        throw new AppError('account_disabled');
+      }
+      const sessionId = newUuid();
+      const refreshToken = await db.transaction(async (tx) => {
+        await tx.insert(sessions).values({
+          id: sessionId,
+          userId: user!.id,
+          userAgent: client.userAgent?.slice(0, 512) ?? null,
+          clientIp: client.clientIp && client.clientIp !== 'unknown' ? client.clientIp : null,
+          expiresAt: new Date(Date.now() + ttlMs),
+        });
+        await audit.record(tx, {
+          ...client,
+          actorId: user!.id,
+          type: 'auth.login_succeeded',
+          target: { type: 'session', id: sessionId },
+        });
+        return issueRefreshToken(tx, sessionId);
+      });
+      return issued(user!, sessionId, refreshToken);
+    },
+
+    /**
+     * Rotates the refresh token. A token that was already used means it leaked (or two tabs raced):
+     * the whole session is revoked and the caller gets `refresh_token_reused`.
+     */
+    async refresh(token: string, client: Client): Promise<Issued> {
+      const outcome = await db.transaction(async (tx) => {
+        const [row] = await tx
+          .select({ token: refreshTokens, session: sessions })
+          .from(refreshTokens)
+          .innerJoin(sessions, eq(sessions.id, refreshTokens.sessionId))
+          .where(eq(refreshTokens.tokenHash, sha256(token)))
+          .for('update', { of: sessions });
+        if (!row) return { error: unauthenticated('The refresh token is unknown') };
+        const { session } = row;
+        if (row.token.usedAt) {
+          if (!session.revokedAt) {
+            await revokeSession(tx, session.id, 'refresh_token_reused');
+            await audit.record(tx, {
+              ...client,
+              actorId: session.userId,
+              type: 'auth.refresh_token_reused',
+              target: { type: 'session', id: session.id },
+            });
+          }
+          return { error: new AppError('refresh_token_reused') };
+        }
+        if (session.revokedAt) return { error: unauthenticated('The session has ended') };
+        if (row.token.expiresAt <= new Date() || session.expiresAt <= new Date()) {
+          return { error: unauthenticated('The refresh token has expired') };
+        }
+        const user = await users.findById(session.userId, tx);
+        if (!user) return { error: unauthenticated('The account no longer exists') };
+        if (user.disabledAt) return { error: new AppError('account_disabled') };
+        await tx.update(refreshTokens).set({ usedAt: new Date() }).where(eq(refreshTokens.id, row.token.id));
+        return { user, sessionId: session.id, refreshToken: await issueRefreshToken(tx, session.id) };
+      });
+      // The reuse revocation must commit even though the request fails, hence returned, not thrown.
+      if ('error' in outcome) throw outcome.error;
+      return issued(outcome.user, outcome.sessionId, outcome.refreshToken);
+    },
+
+    /** Ends the session the refresh token belongs to; unknown or spent tokens are fine (idempotent). */
+    async logout(token: string | undefined, client: Client): Promise<void> {
+      if (!token) return;
+      await db.transaction(async (tx) => {
+        const [row] = await tx
+          .select({ session: sessions })
+          .from(refreshTokens)
+          .innerJoin(sessions, eq(sessions.id, refreshTokens.sessionId))
+          .where(eq(refreshTokens.tokenHash, sha256(token)));
+        if (!row || row.session.revokedAt) return;
+        await revokeSession(tx, row.session.id, 'logout');
+        await audit.record(tx, {
+          ...client,
+          actorId: row.session.userId,
+          type: 'auth.logout',
+          target: { type: 'session', id: row.session.id },
+        });
+      });
+    },
+
+    /** Revokes every live session of a user (all of them, or all but `except`). */
+    async revokeAll(tx: Tx, userId: string, reason: string, except?: string): Promise<void> {
+      await tx
+        .update(sessions)
+        .set({ revokedAt: new Date(), revokedReason: reason })
+        .where(
+          and(
+            eq(sessions.userId, userId),
+            isNull(sessions.revokedAt),
+            except ? ne(sessions.id, except) : undefined,
+          ),
+        );
+    },
+
+    /** Whether an access token's session is still live: checked on every request, so revocation is immediate. */
+    async isActive(sessionId: string, userId: string): Promise<boolean> {
+      const [row] = await db
+        .select({ one: sql<number>`1` })
+        .from(sessions)
+        .where(
+          and(
+            eq(sessions.id, sessionId),
+            eq(sessions.userId, userId),
+            isNull(sessions.revokedAt),
+            sql`${sessions.expiresAt} > now()`,
+          ),
+        );
+      return row !== undefined;
+    },
+  };
+}
+
+export type SessionsService = ReturnType<typeof createSessionsService>;

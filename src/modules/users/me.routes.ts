@@ -1,0 +1,55 @@
+import { z } from '@hono/zod-openapi';
+import { defineRoute } from '../../platform/openapi.ts';
+import { requireUser, SESSION_ONLY, SESSION_OR_KEY } from '../auth/authenticate.ts';
+import { nameSchema, passwordSchema, userSchema } from './users.schemas.ts';
+
+const userResponse = { content: { 'application/json': { schema: userSchema } } };
+
+export const getMeRoute = defineRoute({
+  method: 'get',
+  path: '/v1/me',
+  tags: ['Account'],
+  operationId: 'getMe',
+  summary: 'The signed-in account, with its quota and usage',
+  security: SESSION_OR_KEY,
+  middleware: [requireUser()] as const,
+  responses: { 200: { description: 'The account', ...userResponse } },
+});
+
+export const updateMeRoute = defineRoute({
+  method: 'patch',
+  path: '/v1/me',
+  tags: ['Account'],
+  operationId: 'updateMe',
+  summary: 'Rename the account',
+  security: SESSION_OR_KEY,
+  middleware: [requireUser()] as const,
+  request: {
+    body: {
+      required: true,
+      content: { 'application/json': { schema: z.object({ name: nameSchema.nullable() }) } },
+    },
+  },
+  responses: { 200: { description: 'The updated account', ...userResponse } },
+});
+
+export const changePasswordRoute = defineRoute({
+  method: 'post',
+  path: '/v1/me/password',
+  tags: ['Account'],
+  operationId: 'changePassword',
+  summary: 'Change the password; every other session is revoked',
+  security: SESSION_ONLY,
+  middleware: [requireUser({ sessionOnly: true })] as const,
+  request: {
+    body: {
+      required: true,
+      content: {
+        'application/json': {
+          schema: z.object({ current_password: z.string().min(1).max(128), password: passwordSchema }),
+        },
+      },
+    },
+  },
+  responses: { 204: { description: 'Changed' } },
+});

@@ -1,0 +1,180 @@
+import { and, desc, eq, ilike, lt, or, sql } from 'drizzle-orm';
+import type { Config } from '../../config.ts';
+import type { Db, Tx } from '../../db/client.ts';
+import { newUuid } from '../../platform/ids.ts';
+import { AppError } from '../../platform/problem.ts';
+import type { AuditContext, AuditService } from '../audit/audit.service.ts';
+import { hashPassword } from '../auth/passwords.ts';
+import { type UserRow, users } from './users.tables.ts';
+
+type Tier = UserRow['tier'];
+type Role = UserRow['role'];
+
+export type AdminUserPatch = { tier?: Tier; quota_bytes?: number; disabled?: boolean; role?: Role };
+
+const UNIQUE_VIOLATION = '23505';
+const CHECK_VIOLATION = '23514';
+const pgCode = (error: unknown) =>
+  (error as { cause?: { code?: string }; code?: string }).cause?.code ?? (error as { code?: string }).code;
+
+const escapeLike = (text: string) => text.replace(/[\\%_]/g, (c) => `\\${c}`);
+
+export function createUsersService(deps: { db: Db; audit: AuditService; quotas: Config['quotas'] }) {
+  const { db, audit, quotas } = deps;
+
+  return {
+    quotaOf: (tier: Tier) => quotas[tier],
+
+    /** Registers an account; 409 email_taken when the (case-insensitive) email exists. */
+    async register(
+      input: { email: string; password: string; name?: string; role?: Role },
+      context: AuditContext,
+    ) {
+      const passwordHash = await hashPassword(input.password);
+      try {
+        return await db.transaction(async (tx) => {
+          const [row] = await tx
+            .insert(users)
+            .values({
+              id: newUuid(),
+              email: input.email,
+              passwordHash,
+              name: input.name ?? null,
+              role: input.role ?? 'user',
+              quotaBytes: quotas.free,
+            })
+            .returning();
+          await audit.record(tx, {
+            ...context,
+            actorId: row!.id,
+            type: 'user.registered',
+            target: { type: 'user', id: row!.id },
+          });
+          return row!;
+        });
+      } catch (error) {
+        if (pgCode(error) === UNIQUE_VIOLATION) throw new AppError('email_taken');
+        throw error;
+      }
+    },
+
+    async findByEmail(email: string): Promise<UserRow | undefined> {
+      const [row] = await db.select().from(users).where(eq(users.email, email)).limit(1);
+      return row;
+    },
+
+    async findById(id: string, tx: Db | Tx = db): Promise<UserRow | undefined> {
+      const [row] = await tx.select().from(users).where(eq(users.id, id)).limit(1);
+      return row;
+    },
+
+    async get(id: string): Promise<UserRow> {
+      const row = await this.findById(id);
+      if (!row) throw new AppError('not_found');
+      return row;
+    },
+
+    async rename(id: string, name: string | null): Promise<UserRow> {
+      const [row] = await db
+        .update(users)
+        .set({ name, updatedAt: new Date() })
+        .where(eq(users.id, id))
+        .returning();
+      if (!row) throw new AppError('not_found');
+      return row;
+    },
+
+    async setPasswordHash(tx: Tx, id: string, passwordHash: string): Promise<void> {
+      await tx.update(users).set({ passwordHash, updatedAt: new Date() }).where(eq(users.id, id));
+    },
+
+    /** Newest first; the cursor is the last row's (created_at, id), so pages stay stable under inserts. */
+    async list(filter: { limit: number; after?: { createdAt: Date; id: string }; q?: string }) {
+      const pattern = filter.q ? `%${escapeLike(filter.q)}%` : undefined;
+      return db
+        .select()
+        .from(users)
+        .where(
+          and(
+            filter.after
+              ? or(
+                  lt(users.createdAt, filter.after.createdAt),
+                  and(eq(users.createdAt, filter.after.createdAt), lt(users.id, filter.after.id)),
+                )
+              : undefined,
+            pattern ? or(ilike(sql`${users.email}::text`, pattern), ilike(users.name, pattern)) : undefined,
+          ),
+        )
+        .orderBy(desc(users.createdAt), desc(users.id))
+        .limit(filter.limit);
+    },
+
+    /**
+     * An admin's change of tier, quota, role or status, audited in the same transaction. A tier change
+     * moves the quota with it unless the quota is set explicitly (now or before).
+     */
+    async adminUpdate(
+      id: string,
+      patch: AdminUserPatch,
+      context: AuditContext & { actorId: string },
+      onDisabled: (tx: Tx, userId: string) => Promise<void>,
+    ): Promise<UserRow> {
+      if (id === context.actorId && (patch.disabled === true || patch.role === 'user')) {
+        throw new AppError('forbidden', { detail: 'Admins cannot disable or demote themselves' });
+      }
+      try {
+        return await db.transaction(async (tx) => {
+          const [current] = await tx.select().from(users).where(eq(users.id, id)).for('update');
+          if (!current) throw new AppError('not_found');
+          const quotaCustom = patch.quota_bytes !== undefined || current.quotaCustom;
+          const tier = patch.tier ?? current.tier;
+          const changes = {
+            tier,
+            role: patch.role ?? current.role,
+            quotaCustom,
+            quotaBytes: patch.quota_bytes ?? (quotaCustom ? current.quotaBytes : quotas[tier]),
+            disabledAt:
+              patch.disabled === undefined
+                ? current.disabledAt
+                : patch.disabled
+                  ? (current.disabledAt ?? new Date())
+                  : null,
+            updatedAt: new Date(),
+          };
+          const [row] = await tx.update(users).set(changes).where(eq(users.id, id)).returning();
+          if (patch.disabled && !current.disabledAt) await onDisabled(tx, id);
+          await audit.record(tx, {
+            ...context,
+            type: 'admin.user_updated',
+            target: { type: 'user', id },
+            data: { changes: patch },
+          });
+          return row!;
+        });
+      } catch (error) {
+        if (pgCode(error) === CHECK_VIOLATION) {
+          throw new AppError('validation_failed', {
+            detail: 'The quota would be below the bytes the account already stores',
+            errors: [{ location: 'body', path: 'quota_bytes', message: 'Below current usage' }],
+          });
+        }
+        throw error;
+      }
+    },
+
+    /** Creates the configured admin, or makes the existing account an admin. Safe on every instance. */
+    async ensureAdmin(email: string, password: string): Promise<void> {
+      const passwordHash = await hashPassword(password);
+      await db
+        .insert(users)
+        .values({ id: newUuid(), email, passwordHash, role: 'admin', quotaBytes: quotas.free })
+        .onConflictDoUpdate({
+          target: users.email,
+          set: { role: 'admin' },
+          where: sql`${users.role} <> 'admin'`,
+        });
+    },
+  };
+}
+
+export type UsersService = ReturnType<typeof createUsersService>;

@@ -1,0 +1,27 @@
+import { z } from 'zod';
+import { AppError } from './problem.ts';
+
+/** Opaque pagination cursors: base64url JSON of the last row's sort key. Clients must not build them. */
+export const encodeCursor = (position: unknown): string =>
+  Buffer.from(JSON.stringify(position)).toString('base64url');
+
+export function decodeCursor<T extends z.ZodType>(
+  cursor: string | undefined,
+  schema: T,
+): z.infer<T> | undefined {
+  if (cursor === undefined) return undefined;
+  try {
+    const parsed = schema.safeParse(JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')));
+    if (parsed.success) return parsed.data;
+  } catch {}
+  throw new AppError('validation_failed', {
+    detail: '1 field is invalid',
+    errors: [{ location: 'query', path: 'cursor', message: 'Not a cursor this API issued' }],
+  });
+}
+
+/** Query parameters every list operation takes. */
+export const pageQuery = {
+  limit: z.coerce.number().int().min(1).max(100).default(20).meta({ example: 20 }),
+  cursor: z.string().max(512).optional().meta({ description: 'The `next_cursor` of the previous page' }),
+};

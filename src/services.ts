@@ -1,0 +1,44 @@
+import type { Config } from './config.ts';
+import type { Database } from './db/client.ts';
+import { createAdminService } from './modules/admin/admin.service.ts';
+import { createApiKeysService } from './modules/api-keys/api-keys.service.ts';
+import { createAuditService } from './modules/audit/audit.service.ts';
+import { createMailer, type Mailer } from './modules/auth/mail.ts';
+import { createPasswordsService } from './modules/auth/passwords.service.ts';
+import { createSessionsService } from './modules/auth/sessions.service.ts';
+import { createTokenService } from './modules/auth/tokens.ts';
+import { createUsersService } from './modules/users/users.service.ts';
+import type { Logger } from './platform/logger.ts';
+import { createRuntimeModeStore } from './platform/runtime-mode.ts';
+
+/** Every service, wired once per process; handlers reach them as `c.var.services`. */
+export async function createServices(deps: {
+  config: Config;
+  database: Database;
+  logger: Logger;
+  mailer?: Mailer;
+}) {
+  const { config, logger } = deps;
+  const db = deps.database.db;
+  const audit = createAuditService(db);
+  const users = createUsersService({ db, audit, quotas: config.quotas });
+  const tokens = await createTokenService(config);
+  const sessions = createSessionsService({ db, users, audit, tokens, config });
+  const mailer = deps.mailer ?? createMailer(config, logger);
+  const runtimeMode = createRuntimeModeStore({ db, pollMs: config.runtimeModePollMs, logger });
+  return {
+    config,
+    db,
+    audit,
+    users,
+    tokens,
+    sessions,
+    mailer,
+    passwords: createPasswordsService({ db, users, sessions, audit, mailer, config, logger }),
+    apiKeys: createApiKeysService({ db, audit }),
+    runtimeMode,
+    admin: createAdminService({ db, users, sessions, audit, runtimeMode }),
+  };
+}
+
+export type Services = Awaited<ReturnType<typeof createServices>>;
