@@ -98,6 +98,36 @@ describe('/openapi.json', () => {
     ]);
   });
 
+  it('every operation that declares security refuses an anonymous call with 401; the rest do not need it', async () => {
+    const secured: string[] = [];
+    for (const [path, operations] of Object.entries(document.paths)) {
+      for (const [method, operation] of Object.entries(operations) as [
+        string,
+        Operation & { security?: unknown[] },
+      ][]) {
+        const concrete = path
+          .replace(/\{id\}/, 'usr_01jdx5m7kqf3v9r2w8y4t6n0hc')
+          .replace(/\{code\}/, 'not_found');
+        const response = await fetch(`${server.url}${concrete}`, {
+          method: method.toUpperCase(),
+          ...(method === 'get' ? {} : { headers: { 'content-type': 'application/json' }, body: '{}' }),
+        });
+        if (operation.security?.length) {
+          secured.push(`${method} ${path}`);
+          expect(response.status, `${method} ${path}`).toBe(401);
+          expect(response.headers.get('www-authenticate'), `${method} ${path}`).toBe(
+            'Bearer realm="stowage"',
+          );
+          expect(Object.keys(operation.responses)).toEqual(expect.arrayContaining(['401', '403']));
+        } else {
+          // No bearer challenge where the contract asks for none (refresh's 401 is about its cookie).
+          expect(response.headers.get('www-authenticate'), `${method} ${path}`).toBeNull();
+        }
+      }
+    }
+    expect(secured.length).toBeGreaterThanOrEqual(11);
+  });
+
   it('leaves operational endpoints out of the public document', () => {
     for (const path of ['/livez', '/readyz', '/startupz', '/openapi.json', '/docs']) {
       expect(document.paths).not.toHaveProperty(path);

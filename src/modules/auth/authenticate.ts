@@ -36,15 +36,16 @@ export const requireUser =
       principal = { userId: key.userId, via: 'api_key', apiKeyId: key.keyId };
     } else {
       const claims = await tokens.verify(token);
-      if (!(await sessions.isActive(claims.sessionId, claims.userId))) {
-        throw new AppError('unauthenticated', { detail: 'The session has ended', headers: CHALLENGE });
-      }
       principal = { userId: claims.userId, via: 'session', sessionId: claims.sessionId };
     }
+    // The account first, so a disabled user hears why (their sessions are revoked as well).
     const user = await users.findById(principal.userId);
     if (!user)
       throw new AppError('unauthenticated', { detail: 'The account no longer exists', headers: CHALLENGE });
     if (user.disabledAt) throw new AppError('account_disabled');
+    if (principal.sessionId && !(await sessions.isActive(principal.sessionId, principal.userId))) {
+      throw new AppError('unauthenticated', { detail: 'The session has ended', headers: CHALLENGE });
+    }
     if (requirement.admin && user.role !== 'admin')
       throw new AppError('forbidden', { detail: 'Admins only' });
     if (requirement.sessionOnly && principal.via !== 'session') {
