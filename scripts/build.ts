@@ -7,7 +7,11 @@ import { build } from 'esbuild';
 
 await rm(new URL('../dist', import.meta.url), { recursive: true, force: true });
 await build({
-  entryPoints: { main: 'src/main.ts', migrate: 'src/db/migrate.ts' },
+  entryPoints: {
+    main: 'src/main.ts',
+    migrate: 'src/db/migrate.ts',
+    'audit-verify': 'src/modules/audit/verify-command.ts',
+  },
   outdir: 'dist',
   bundle: true,
   platform: 'node',

@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { OpenAPIHono, z } from '@hono/zod-openapi';
 import postgres from 'postgres';

@@ -263,6 +263,68 @@ describe('access tokens', () => {
   });
 });
 
+describe('key rotation', () => {
+  it('an instance signing with a new key still accepts tokens of a key it only verifies, and publishes both', async () => {
+    const { privateKey } = await generateKeyPair('ES256', { extractable: true });
+    const next = { ...(await exportJWK(privateKey)), kid: 'test-key-2', alg: 'ES256' };
+    const { d: _private, ...previousPublic } = signingJwk;
+    const rotated = await startTestServer({
+      env: {
+        DATABASE_URL: server.config.database.url,
+        S3_BUCKET: server.config.s3.bucket,
+        JWT_SIGNING_KEY: JSON.stringify(next),
+        JWT_VERIFY_KEYS: JSON.stringify([previousPublic]),
+      },
+    });
+    try {
+      const jwks = (await (await fetch(`${rotated.url}/.well-known/jwks.json`)).json()) as { keys: Json[] };
+      expect(jwks.keys.map((k) => [k.kid, k.alg])).toEqual([
+        ['test-key-2', 'ES256'],
+        ['test-key-1', 'EdDSA'],
+      ]);
+      const session = await client.signUp();
+      remember(session.accessToken);
+      const me = await fetch(`${rotated.url}/v1/me`, {
+        headers: { authorization: `Bearer ${session.accessToken}` },
+      });
+      expect(me.status).toBe(200);
+      const fresh = await api(rotated).login(session.email);
+      remember(fresh.accessToken);
+      expect(JSON.parse(Buffer.from(fresh.accessToken.split('.')[0]!, 'base64url').toString())).toMatchObject(
+        {
+          alg: 'ES256',
+          kid: 'test-key-2',
+        },
+      );
+      // The old instance does not know the new key yet: its verifier refuses, as it should.
+      expect((await client.call('GET', '/v1/me', { token: fresh.accessToken })).status).toBe(401);
+    } finally {
+      await rotated.shutdown('done');
+    }
+  });
+
+  it('in development the generated key is kept under DATA_DIR and reused', async () => {
+    const dir = `${dataDir}-dev`;
+    const env = {
+      NODE_ENV: 'development',
+      DATA_DIR: dir,
+      DATABASE_URL: server.config.database.url,
+      S3_BUCKET: server.config.s3.bucket,
+    };
+    const first = await startTestServer({ env });
+    const kid = ((await (await fetch(`${first.url}/.well-known/jwks.json`)).json()) as { keys: Json[] })
+      .keys[0]?.kid;
+    await first.shutdown('done');
+    const second = await startTestServer({ env });
+    const again = ((await (await fetch(`${second.url}/.well-known/jwks.json`)).json()) as { keys: Json[] })
+      .keys[0]?.kid;
+    await second.shutdown('done');
+    await rm(dir, { recursive: true, force: true });
+    expect(kid).toMatch(/^dev-/);
+    expect(again).toBe(kid);
+  });
+});
+
 describe('refresh and logout', () => {
   const refresh = (cookie: string, headers: Record<string, string> = {}) =>
     client.call('POST', '/v1/auth/refresh', { headers: { cookie, ...headers } });
