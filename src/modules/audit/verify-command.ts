@@ -19,5 +19,5 @@ const database = createDatabase({
 });
 const result = await createAuditService(database.db).verifyChain();
 await database.close();
-console.log(JSON.stringify(result));
+process.stdout.write(`${JSON.stringify(result)}\n`);
 process.exit(result.ok ? 0 : 2);
