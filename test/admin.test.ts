@@ -228,11 +228,15 @@ describe('audit log', () => {
         await tx`update audit_events set data = '{"reason":"nothing to see"}' where seq = ${victim!.seq}`;
         await tx`alter table audit_events enable trigger audit_events_append_only`;
       });
-      expect(await audit.verifyChain()).toEqual({
-        ok: false,
-        seq: Number(victim!.seq),
-        reason: 'content changed',
+      const broken = { ok: false, seq: Number(victim!.seq), reason: 'content changed' };
+      expect(await audit.verifyChain()).toEqual(broken);
+      // The operator's command says the same, with exit code 2.
+      const command = spawnSync(process.execPath, ['src/modules/audit/verify-command.ts'], {
+        env: { PATH: process.env.PATH, DATABASE_URL: server.config.database.url },
+        encoding: 'utf8',
       });
+      expect(command.status).toBe(2);
+      expect(JSON.parse(command.stdout)).toEqual(broken);
     } finally {
       await database.close();
     }

@@ -306,7 +306,7 @@ describe('key rotation', () => {
   it('in development the generated key is kept under DATA_DIR and reused', async () => {
     const dir = `${dataDir}-dev`;
     const env = {
-      NODE_ENV: 'development',
+      NODE_ENV: 'development' as const,
       DATA_DIR: dir,
       DATABASE_URL: server.config.database.url,
       S3_BUCKET: server.config.s3.bucket,
