@@ -4,6 +4,7 @@ import type { Config } from './config.ts';
 import { adminModule } from './modules/admin/admin.module.ts';
 import { apiKeysModule } from './modules/api-keys/api-keys.module.ts';
 import { authModule } from './modules/auth/auth.module.ts';
+import { documentsModule } from './modules/documents/documents.module.ts';
 import { problemsModule } from './modules/problems/problems.module.ts';
 import { meModule } from './modules/users/me.module.ts';
 import { accessLog } from './platform/access-log.ts';
@@ -38,10 +39,12 @@ const VERSION = (
 ).version;
 
 const builtInModules = (): ApiModule[] =>
-  [problemsModule(), authModule(), meModule(), apiKeysModule(), adminModule()].map((app) => ({
-    path: '/',
-    app,
-  }));
+  [problemsModule(), authModule(), meModule(), apiKeysModule(), documentsModule(), adminModule()].map(
+    (app) => ({
+      path: '/',
+      app,
+    }),
+  );
 
 /** Middleware order is DESIGN.md's request lifecycle; later issues slot into the marked places. */
 export function createApp(deps: AppDeps) {

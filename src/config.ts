@@ -46,6 +46,30 @@ const jsonArray = z.string().transform((text, ctx) => {
   return z.NEVER;
 });
 
+const DEFAULT_CONTENT_TYPES = [
+  'application/pdf',
+  'text/plain',
+  'text/csv',
+  'text/markdown',
+  'application/json',
+  'application/rtf',
+  'application/msword',
+  'application/vnd.openxmlformats-officedocument.wordprocessingml.document',
+  'application/vnd.ms-excel',
+  'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet',
+  'application/vnd.ms-powerpoint',
+  'application/vnd.openxmlformats-officedocument.presentationml.presentation',
+  'application/vnd.oasis.opendocument.text',
+  'application/vnd.oasis.opendocument.spreadsheet',
+  'application/zip',
+  'image/png',
+  'image/jpeg',
+  'image/gif',
+  'image/webp',
+  'image/svg+xml',
+  'image/tiff',
+];
+
 /** Credentials s3rver accepts; production must never run with them. */
 export const EMBEDDED_S3_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } as const;
 
@@ -149,6 +173,24 @@ export const envSchema = z.object({
   QUOTA_FREE_BYTES: int('Storage quota of the free tier.', 1024 ** 3, 0),
   QUOTA_PREMIUM_BYTES: int('Storage quota of the premium tier.', 100 * 1024 ** 3, 0),
   QUOTA_ENTERPRISE_BYTES: int('Storage quota of the enterprise tier.', 1024 ** 4, 0),
+  MAX_UPLOAD_BYTES: int(
+    'Largest document; larger uploads are cut off with 413 as soon as they pass it.',
+    50 * 1024 ** 2,
+    1,
+  ),
+  ALLOWED_CONTENT_TYPES: csv(
+    'Content types a document may have (from the part header); `type/*` allows a family. Default: common document and image types.',
+  ),
+  SWEEP_INTERVAL_MS: int(
+    'How often each instance removes upload leftovers (pending rows and their objects).',
+    60_000,
+    1000,
+  ),
+  PENDING_UPLOAD_TTL_S: int(
+    'Age after which a pending upload counts as abandoned; keep it above REQUEST_TIMEOUT_MS.',
+    3600,
+    60,
+  ),
   RUNTIME_MODE_POLL_MS: int(
     'How often each instance re-reads the runtime mode (applies within this time).',
     2000,
@@ -274,6 +316,14 @@ const configSchema = envSchema
       enterprise: env.QUOTA_ENTERPRISE_BYTES,
     },
     runtimeModePollMs: env.RUNTIME_MODE_POLL_MS,
+    documents: {
+      maxUploadBytes: env.MAX_UPLOAD_BYTES,
+      allowedContentTypes: env.ALLOWED_CONTENT_TYPES.length
+        ? env.ALLOWED_CONTENT_TYPES
+        : DEFAULT_CONTENT_TYPES,
+      sweepIntervalMs: env.SWEEP_INTERVAL_MS,
+      pendingTtlS: env.PENDING_UPLOAD_TTL_S,
+    },
     cors: { origins: env.CORS_ORIGINS, credentials: env.CORS_CREDENTIALS },
     serverTiming: env.SERVER_TIMING ?? env.NODE_ENV !== 'production',
     http: {

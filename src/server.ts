@@ -39,8 +39,10 @@ export async function startServer(options: {
   const lifecycle = new Lifecycle();
   const database = createDatabase({ ...config.database, url: databaseUrl });
   const storage = createStorage({ ...config.s3, endpoint });
-  const services = await createServices({ config, database, logger });
+  const services = await createServices({ config, database, storage, logger });
   await services.runtimeMode.start();
+  // In-process until the background worker exists; SKIP LOCKED keeps instances from colliding.
+  services.sweeper.start(config.documents.sweepIntervalMs);
   const admin = config.auth.bootstrapAdmin;
   if (admin) {
     await services.users.ensureAdmin(admin.email, admin.password);
@@ -98,6 +100,7 @@ export async function startServer(options: {
       await closed;
       clearTimeout(deadline);
       services.runtimeMode.stop();
+      services.sweeper.stop();
       await Promise.allSettled([database.close(), storage.close()]);
       logger.info('shutdown complete');
     })();

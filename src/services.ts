@@ -7,18 +7,22 @@ import { createMailer, type Mailer } from './modules/auth/mail.ts';
 import { createPasswordsService } from './modules/auth/passwords.service.ts';
 import { createSessionsService } from './modules/auth/sessions.service.ts';
 import { createTokenService } from './modules/auth/tokens.ts';
+import { createDocumentsService } from './modules/documents/documents.service.ts';
+import { createSweeper } from './modules/documents/sweeper.ts';
 import { createUsersService } from './modules/users/users.service.ts';
 import type { Logger } from './platform/logger.ts';
 import { createRuntimeModeStore } from './platform/runtime-mode.ts';
+import type { Storage } from './storage/storage.ts';
 
 /** Every service, wired once per process; handlers reach them as `c.var.services`. */
 export async function createServices(deps: {
   config: Config;
   database: Database;
+  storage: Storage;
   logger: Logger;
   mailer?: Mailer;
 }) {
-  const { config, logger } = deps;
+  const { config, logger, storage } = deps;
   const db = deps.database.db;
   const audit = createAuditService(db);
   const users = createUsersService({ db, audit, quotas: config.quotas });
@@ -37,6 +41,9 @@ export async function createServices(deps: {
     passwords: createPasswordsService({ db, users, sessions, audit, mailer, config, logger }),
     apiKeys: createApiKeysService({ db, audit }),
     runtimeMode,
+    storage,
+    documents: createDocumentsService({ db, storage, users, audit, config, logger }),
+    sweeper: createSweeper({ db, storage, logger, pendingTtlS: config.documents.pendingTtlS }),
     admin: createAdminService({ db, users, sessions, audit, runtimeMode }),
   };
 }

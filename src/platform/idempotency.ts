@@ -28,64 +28,80 @@ export function parseIdempotencyKey(header: string): string | undefined {
  * kept: after a validation error or a 5xx the key is released, so a corrected retry runs (Stripe's rule).
  * Must run after authentication.
  */
-export const idempotent = (): MiddlewareHandler<AppEnv> => async (c, next) => {
-  const header = c.req.header('idempotency-key');
-  if (header === undefined) return next();
-  const key = parseIdempotencyKey(header);
-  if (key === undefined) {
-    throw new AppError('bad_request', { detail: 'Idempotency-Key must be 1–255 visible ASCII characters' });
-  }
-  const principal = c.var.principal?.userId;
-  if (!principal) throw new Error('idempotent() needs an authenticated principal');
-  const { db } = c.var.services;
-  const body = await c.req.arrayBuffer(); // cached by Hono for the validator that runs next
-  const fingerprint = createHash('sha256')
-    .update(`${c.req.method} ${c.req.path}\n`)
-    .update(new Uint8Array(body))
-    .digest('hex');
-  const where = and(eq(idempotencyKeys.principal, principal), eq(idempotencyKeys.key, key));
-
-  await db
-    .delete(idempotencyKeys)
-    .where(and(where, lt(idempotencyKeys.createdAt, sql`now() - ${RETENTION}`)));
-  const [claimed] = await db
-    .insert(idempotencyKeys)
-    .values({ principal, key, fingerprint, lockedUntil: new Date(Date.now() + LOCK_MS) })
-    .onConflictDoNothing()
-    .returning({ key: idempotencyKeys.key });
-
-  if (!claimed) {
-    const [existing] = await db.select().from(idempotencyKeys).where(where);
-    if (!existing) throw new AppError('idempotency_in_progress', { headers: { 'Retry-After': '1' } });
-    if (existing.fingerprint !== fingerprint) throw new AppError('idempotency_key_reused');
-    if (existing.responseStatus !== null) {
-      const headers = new Headers(existing.responseHeaders ?? {});
-      headers.set('Idempotent-Replayed', 'true');
-      return c.body(existing.responseBody ?? '', existing.responseStatus as 200, Object.fromEntries(headers));
+export const idempotent =
+  (options: { streamedBody?: boolean } = {}): MiddlewareHandler<AppEnv> =>
+  async (c, next) => {
+    const header = c.req.header('idempotency-key');
+    if (header === undefined) return next();
+    const key = parseIdempotencyKey(header);
+    if (key === undefined) {
+      throw new AppError('bad_request', { detail: 'Idempotency-Key must be 1–255 visible ASCII characters' });
     }
-    // Still running, unless the first request died without releasing its lock: then take over.
-    const [takenOver] = await db
-      .update(idempotencyKeys)
-      .set({ lockedUntil: new Date(Date.now() + LOCK_MS) })
-      .where(and(where, lt(idempotencyKeys.lockedUntil, new Date())))
+    const principal = c.var.principal?.userId;
+    if (!principal) throw new Error('idempotent() needs an authenticated principal');
+    const { db } = c.var.services;
+    const fingerprint = createHash('sha256').update(`${c.req.method} ${c.req.path}\n`);
+    if (options.streamedBody) {
+      // An upload is not read twice: its fingerprint is the declared size and media type (without the
+      // per-request multipart boundary), so a retry of the same upload matches and a different one
+      // mostly does not. The draft leaves the fingerprint to the server.
+      const type = (c.req.header('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
+      fingerprint.update(`${type}\n${c.req.header('content-length') ?? 'chunked'}`);
+    } else {
+      fingerprint.update(new Uint8Array(await c.req.arrayBuffer())); // cached by Hono for the validator
+    }
+    const fingerprintHex = fingerprint.digest('hex');
+    const where = and(eq(idempotencyKeys.principal, principal), eq(idempotencyKeys.key, key));
+
+    await db
+      .delete(idempotencyKeys)
+      .where(and(where, lt(idempotencyKeys.createdAt, sql`now() - ${RETENTION}`)));
+    const [claimed] = await db
+      .insert(idempotencyKeys)
+      .values({ principal, key, fingerprint: fingerprintHex, lockedUntil: new Date(Date.now() + LOCK_MS) })
+      .onConflictDoNothing()
       .returning({ key: idempotencyKeys.key });
-    if (!takenOver) throw new AppError('idempotency_in_progress', { headers: { 'Retry-After': '1' } });
-  }
 
-  await next();
+    if (!claimed) {
+      const [existing] = await db.select().from(idempotencyKeys).where(where);
+      if (!existing) throw new AppError('idempotency_in_progress', { headers: { 'Retry-After': '1' } });
+      if (existing.fingerprint !== fingerprintHex) throw new AppError('idempotency_key_reused');
+      if (existing.responseStatus !== null) {
+        const headers = new Headers(existing.responseHeaders ?? {});
+        headers.set('Idempotent-Replayed', 'true');
+        return c.body(
+          existing.responseBody ?? '',
+          existing.responseStatus as 200,
+          Object.fromEntries(headers),
+        );
+      }
+      // Still running, unless the first request died without releasing its lock: then take over.
+      const [takenOver] = await db
+        .update(idempotencyKeys)
+        .set({ lockedUntil: new Date(Date.now() + LOCK_MS) })
+        .where(and(where, lt(idempotencyKeys.lockedUntil, new Date())))
+        .returning({ key: idempotencyKeys.key });
+      if (!takenOver) throw new AppError('idempotency_in_progress', { headers: { 'Retry-After': '1' } });
+    }
 
-  if (c.res.status >= 400) {
-    await db.delete(idempotencyKeys).where(where);
-    return;
-  }
-  const stored = Object.fromEntries(
-    REPLAYED_HEADERS.flatMap((name) => {
-      const value = c.res.headers.get(name);
-      return value === null ? [] : [[name, value]];
-    }),
-  );
-  await db
-    .update(idempotencyKeys)
-    .set({ responseStatus: c.res.status, responseHeaders: stored, responseBody: await c.res.clone().text() })
-    .where(where);
-};
+    await next();
+
+    if (c.res.status >= 400) {
+      await db.delete(idempotencyKeys).where(where);
+      return;
+    }
+    const stored = Object.fromEntries(
+      REPLAYED_HEADERS.flatMap((name) => {
+        const value = c.res.headers.get(name);
+        return value === null ? [] : [[name, value]];
+      }),
+    );
+    await db
+      .update(idempotencyKeys)
+      .set({
+        responseStatus: c.res.status,
+        responseHeaders: stored,
+        responseBody: await c.res.clone().text(),
+      })
+      .where(where);
+  };

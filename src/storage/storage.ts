@@ -1,9 +1,22 @@
-import { CreateBucketCommand, HeadBucketCommand, S3Client } from '@aws-sdk/client-s3';
+import type { Readable } from 'node:stream';
+import {
+  CreateBucketCommand,
+  DeleteObjectCommand,
+  GetObjectCommand,
+  HeadBucketCommand,
+  S3Client,
+} from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
+import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import type { Config } from '../config.ts';
 
 export type Storage = ReturnType<typeof createStorage>;
 
-/** The object store behind document bytes. Document operations (put/get/delete/presign) build on this. */
+// lib-storage buffers up to partSize × queueSize of a stream: 8 MiB × 2 bounds an upload's memory.
+const PART_SIZE = 8 * 1024 * 1024;
+const QUEUE_SIZE = 2;
+
+/** The object store behind document bytes: streaming put, ranged get, delete, presigned GET. */
 export function createStorage(config: Config['s3'] & { endpoint: string }) {
   const client = new S3Client({
     endpoint: config.endpoint,
@@ -22,6 +35,60 @@ export function createStorage(config: Config['s3'] & { endpoint: string }) {
     async ping(signal: AbortSignal): Promise<void> {
       await client.send(new HeadBucketCommand({ Bucket: bucket }), { abortSignal: signal });
     },
+
+    /**
+     * Streams `body` into `key` (multipart above one part). `signal` aborts it, multipart upload
+     * included, so nothing is left behind in the bucket.
+     */
+    async put(key: string, body: Readable, contentType: string, signal: AbortSignal): Promise<void> {
+      const upload = new Upload({
+        client,
+        params: { Bucket: bucket, Key: key, Body: body, ContentType: contentType },
+        partSize: PART_SIZE,
+        queueSize: QUEUE_SIZE,
+        leavePartsOnError: false,
+      });
+      const abort = () => void upload.abort().catch(() => {});
+      signal.addEventListener('abort', abort, { once: true });
+      try {
+        await upload.done();
+      } finally {
+        signal.removeEventListener('abort', abort);
+      }
+    },
+
+    /** The object's bytes (or `range` of them) as a stream. */
+    async get(key: string, range: { start: number; end: number } | undefined, signal: AbortSignal) {
+      const object = await client.send(
+        new GetObjectCommand({
+          Bucket: bucket,
+          Key: key,
+          Range: range ? `bytes=${range.start}-${range.end}` : undefined,
+        }),
+        { abortSignal: signal },
+      );
+      return object.Body as Readable;
+    },
+
+    /** Idempotent: deleting a missing object succeeds. */
+    async delete(key: string): Promise<void> {
+      await client.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }));
+    },
+
+    /** A GET URL valid `expiresInS` seconds that downloads under `disposition`. */
+    presign(key: string, disposition: string, contentType: string, expiresInS: number): Promise<string> {
+      return getSignedUrl(
+        client,
+        new GetObjectCommand({
+          Bucket: bucket,
+          Key: key,
+          ResponseContentDisposition: disposition,
+          ResponseContentType: contentType,
+        }),
+        { expiresIn: expiresInS },
+      );
+    },
+
     /** Dev and tests only; production buckets are provisioned outside the app. */
     async ensureBucket(): Promise<void> {
       try {

@@ -162,6 +162,39 @@ export function createUsersService(deps: { db: Db; audit: AuditService; quotas: 
       }
     },
 
+    /**
+     * Charges a stored document to the account in the caller's transaction: one conditional UPDATE,
+     * so concurrent uploads can never take `bytes_used` past the quota.
+     */
+    async chargeQuota(tx: Tx, userId: string, bytes: number): Promise<void> {
+      const [row] = await tx
+        .update(users)
+        .set({
+          bytesUsed: sql`${users.bytesUsed} + ${bytes}`,
+          documentCount: sql`${users.documentCount} + 1`,
+        })
+        .where(and(eq(users.id, userId), sql`${users.bytesUsed} + ${bytes} <= ${users.quotaBytes}`))
+        .returning({ id: users.id });
+      if (!row)
+        throw new AppError('quota_exceeded', { detail: 'Storing this document would exceed the quota' });
+    },
+
+    async releaseQuota(tx: Tx, userId: string, bytes: number): Promise<void> {
+      await tx
+        .update(users)
+        .set({
+          bytesUsed: sql`${users.bytesUsed} - ${bytes}`,
+          documentCount: sql`${users.documentCount} - 1`,
+        })
+        .where(eq(users.id, userId));
+    },
+
+    /** Bytes the account may still store (advisory: the charge is the authority). */
+    async remainingQuota(userId: string): Promise<number> {
+      const user = await this.get(userId);
+      return Math.max(0, user.quotaBytes - user.bytesUsed);
+    },
+
     /** Creates the configured admin, or makes the existing account an admin. Safe on every instance. */
     async ensureAdmin(email: string, password: string): Promise<void> {
       const passwordHash = await hashPassword(password);

@@ -1,0 +1,206 @@
+import { z } from '@hono/zod-openapi';
+import { pageQuery } from '../../platform/cursor.ts';
+import { idempotent } from '../../platform/idempotency.ts';
+import { publicIdSchema, toPublicId } from '../../platform/ids.ts';
+import { defineRoute } from '../../platform/openapi.ts';
+import { requireUser, SESSION_OR_KEY } from '../auth/authenticate.ts';
+import type { DocumentRow } from './documents.tables.ts';
+
+export const documentSchema = z
+  .object({
+    id: publicIdSchema('doc'),
+    name: z.string().meta({ example: 'q3-report.pdf' }),
+    content_type: z.string().meta({ example: 'application/pdf' }),
+    size_bytes: z.number().int().meta({ example: 482_133 }),
+    sha256: z.string().meta({ example: 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855' }),
+    metadata: z.record(z.string(), z.unknown()).meta({ example: { project: 'atlas' } }),
+    created_at: z.iso.datetime(),
+    updated_at: z.iso.datetime(),
+  })
+  .meta({ id: 'Document' });
+
+export const toDocument = (row: DocumentRow): z.infer<typeof documentSchema> => ({
+  id: toPublicId('doc', row.id),
+  name: row.name,
+  content_type: row.contentType,
+  size_bytes: row.sizeBytes,
+  sha256: row.sha256 ?? '',
+  metadata: row.metadata,
+  created_at: row.createdAt.toISOString(),
+  updated_at: row.updatedAt.toISOString(),
+});
+
+const owner = { tags: ['Documents'], security: SESSION_OR_KEY };
+const params = z.object({ id: publicIdSchema('doc') });
+const etagHeader = {
+  ETag: { description: 'Version of the representation', schema: { type: 'string' as const } },
+};
+const json = <T extends z.ZodType>(schema: T) => ({ 'application/json': { schema } });
+
+export const uploadDocumentRoute = defineRoute({
+  ...owner,
+  method: 'post',
+  path: '/v1/documents',
+  operationId: 'uploadDocument',
+  summary: 'Upload a document (streamed to storage)',
+  description:
+    'Parts: `file` (required; its `Content-Type` must be an allowed type), `name` (optional, else the file name), ' +
+    '`metadata` (optional JSON object, ≤ 4 KiB). The upload is cut off with 413 as soon as it passes ' +
+    '`MAX_UPLOAD_BYTES` (`payload_too_large`) or the remaining quota (`quota_exceeded`); a failed upload ' +
+    'leaves nothing behind. `Idempotency-Key` makes retries safe.',
+  middleware: [requireUser(), idempotent({ streamedBody: true })],
+  request: {
+    body: {
+      required: true,
+      // A plain schema on purpose: a zod schema would make zod-openapi parse (and buffer) the form.
+      content: {
+        'multipart/form-data': {
+          schema: {
+            type: 'object',
+            required: ['file'],
+            properties: {
+              file: { type: 'string', format: 'binary' },
+              name: { type: 'string', maxLength: 255 },
+              metadata: { type: 'string', description: 'A JSON object, at most 4 KiB' },
+            },
+          },
+        },
+      },
+    },
+  },
+  responses: {
+    201: {
+      description: 'Stored',
+      headers: {
+        Location: { description: 'URL of the document', schema: { type: 'string' } },
+        'Idempotent-Replayed': { description: '`true` when replayed', schema: { type: 'string' } },
+        ...etagHeader,
+      },
+      content: json(z.object({ document: documentSchema })),
+    },
+  },
+  extraProblems: ['quota_exceeded', 'idempotency_in_progress', 'idempotency_key_reused'],
+});
+
+export const listDocumentsRoute = defineRoute({
+  ...owner,
+  method: 'get',
+  path: '/v1/documents',
+  operationId: 'listDocuments',
+  summary: 'List documents',
+  middleware: [requireUser()],
+  request: {
+    query: z.object({
+      ...pageQuery,
+      q: z
+        .string()
+        .trim()
+        .min(1)
+        .max(255)
+        .optional()
+        .meta({ description: 'Name contains (case-insensitive)' }),
+      content_type: z.string().max(255).optional().meta({ example: 'application/pdf' }),
+      order: z.enum(['created_at.desc', 'created_at.asc', 'name.asc']).default('created_at.desc'),
+    }),
+  },
+  responses: {
+    200: {
+      description: 'A page of documents. Pages stay stable while documents are added.',
+      content: json(z.object({ data: z.array(documentSchema), next_cursor: z.string().nullable() })),
+    },
+  },
+});
+
+export const getDocumentRoute = defineRoute({
+  ...owner,
+  method: 'get',
+  path: '/v1/documents/{id}',
+  operationId: 'getDocument',
+  summary: 'A document’s metadata',
+  middleware: [requireUser()],
+  request: { params, headers: z.object({ 'if-none-match': z.string().max(1024).optional() }) },
+  responses: {
+    200: { description: 'The document', headers: etagHeader, content: json(documentSchema) },
+    304: { description: 'Not modified (If-None-Match)' },
+  },
+});
+
+export const getContentRoute = defineRoute({
+  ...owner,
+  method: 'get',
+  path: '/v1/documents/{id}/content',
+  operationId: 'getDocumentContent',
+  summary: 'Download the bytes (ranges supported)',
+  description:
+    'Streams the document with `Content-Disposition: attachment`. `Range: bytes=…` (one range) answers 206, an ' +
+    'unsatisfiable range 416. `?redirect=true` answers 302 to a presigned URL valid 5 minutes.',
+  middleware: [requireUser()],
+  request: {
+    params,
+    query: z.object({ redirect: z.enum(['true', 'false']).default('false') }),
+    headers: z.object({
+      range: z.string().max(1024).optional(),
+      'if-none-match': z.string().max(1024).optional(),
+    }),
+  },
+  responses: {
+    200: {
+      description: 'The bytes',
+      headers: etagHeader,
+      content: { 'application/octet-stream': { schema: { type: 'string', format: 'binary' } } },
+    },
+    206: {
+      description: 'The requested range',
+      content: { 'application/octet-stream': { schema: { type: 'string', format: 'binary' } } },
+    },
+    302: { description: 'Redirect to a presigned URL (5 minutes)' },
+    304: { description: 'Not modified (If-None-Match)' },
+  },
+  extraProblems: ['range_not_satisfiable'],
+});
+
+export const updateDocumentRoute = defineRoute({
+  ...owner,
+  method: 'patch',
+  path: '/v1/documents/{id}',
+  operationId: 'updateDocument',
+  summary: 'Rename a document or replace its metadata',
+  description: 'With `If-Match`, a stale ETag answers 412 `precondition_failed`.',
+  middleware: [requireUser()],
+  request: {
+    params,
+    headers: z.object({ 'if-match': z.string().max(1024).optional() }),
+    body: {
+      required: true,
+      content: json(
+        z
+          .object({
+            name: z.string().max(255).optional(),
+            metadata: z
+              .record(z.string(), z.unknown())
+              .refine((value) => Buffer.byteLength(JSON.stringify(value)) <= 4096, 'at most 4 KiB')
+              .optional(),
+          })
+          .refine(
+            (patch) => patch.name !== undefined || patch.metadata !== undefined,
+            'name or metadata is required',
+          ),
+      ),
+    },
+  },
+  responses: {
+    200: { description: 'The updated document', headers: etagHeader, content: json(documentSchema) },
+  },
+  extraProblems: ['precondition_failed'],
+});
+
+export const deleteDocumentRoute = defineRoute({
+  ...owner,
+  method: 'delete',
+  path: '/v1/documents/{id}',
+  operationId: 'deleteDocument',
+  summary: 'Delete a document; its quota is released at once',
+  middleware: [requireUser()],
+  request: { params },
+  responses: { 204: { description: 'Deleted' } },
+});
