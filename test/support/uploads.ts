@@ -81,10 +81,15 @@ export function streamingUpload(
       res.on('data', (chunk) => {
         body += chunk;
       });
-      res.on('end', () => resolveResponse({ status: res.statusCode ?? 0, body }));
+      // A server that answers early and closes cuts the socket under our writes: the response (small,
+      // in one packet) has arrived by then, so what was read when the stream closes is the answer.
+      const done = () => resolveResponse({ status: res.statusCode ?? 0, body });
+      res.on('end', done);
+      res.on('close', done);
     },
   );
-  req.on('error', rejectResponse);
+  // After an early answer our next write fails with EPIPE; the response may still be on its way.
+  req.on('error', (error) => setTimeout(() => rejectResponse(error), 500));
   response.catch(() => {});
   return { req, response };
 }
@@ -98,4 +103,47 @@ export async function bucketObjects(server: TestServer) {
   } finally {
     storage.close();
   }
+}
+
+/**
+ * A chunked upload over a raw socket that keeps reading while it writes (as curl does): node:http's
+ * client drops a response it has already received once a write fails with EPIPE, which is exactly
+ * what a server that refuses early causes. Sends `bytes` of file content, then waits for the answer.
+ */
+export async function rawChunkedUpload(server: TestServer, token: string, bytes: number) {
+  const { connect } = await import('node:net');
+  const url = new URL(server.url);
+  const frame = multipartFrame('raw.pdf', 'application/pdf');
+  const socket = connect(Number(url.port), url.hostname);
+  let received = '';
+  let sent = 0;
+  const answered = new Promise<void>((resolve) => {
+    socket.on('data', (chunk) => {
+      received += chunk;
+      if (/\r\n\r\n[\s\S]*\}$/.test(received)) resolve();
+    });
+    socket.on('close', () => resolve());
+  });
+  socket.on('error', () => {});
+  const chunked = (data: Buffer) =>
+    Buffer.concat([Buffer.from(`${data.length.toString(16)}\r\n`), data, Buffer.from('\r\n')]);
+  socket.write(
+    `POST /v1/documents HTTP/1.1\r\nHost: ${url.host}\r\nAuthorization: Bearer ${token}\r\n` +
+      `Content-Type: ${frame.contentType}\r\nTransfer-Encoding: chunked\r\n\r\n`,
+  );
+  socket.write(chunked(frame.head));
+  const block = Buffer.alloc(256 * 1024, 3);
+  let done = false;
+  void answered.then(() => {
+    done = true;
+  });
+  while (sent < bytes && !done && !socket.destroyed) {
+    const ok = socket.write(chunked(block));
+    sent += block.length;
+    if (!ok) await Promise.race([new Promise((r) => socket.once('drain', r)), answered]);
+  }
+  await Promise.race([answered, new Promise((r) => setTimeout(r, 10_000))]);
+  socket.destroy();
+  const [head = '', body = ''] = received.split('\r\n\r\n');
+  return { status: Number(/^HTTP\/1\.1 (\d{3})/.exec(head)?.[1] ?? 0), body, sent };
 }

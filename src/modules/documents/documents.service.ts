@@ -61,13 +61,22 @@ export function createDocumentsService(deps: {
   const { db, storage, users, audit, logger } = deps;
   const { maxUploadBytes, allowedContentTypes } = deps.config.documents;
 
-  /** Removes an upload that did not complete: the object (if any) and its pending row. */
-  async function discard(row: Pick<DocumentRow, 'id' | 'storageKey'>): Promise<void> {
-    await storage.delete(row.storageKey).catch((error: unknown) => {
-      // The sweeper retries: the pending row below stays if this fails too.
-      logger.warn({ err: error, document_id: row.id }, 'could not delete the object of a failed upload');
-      throw error;
-    });
+  /**
+   * Removes an upload that did not complete. Only a finished put can have left an object (an aborted
+   * multipart upload leaves none); if deleting it fails, the pending row stays for the sweeper.
+   */
+  async function discard(row: Pick<DocumentRow, 'id' | 'storageKey'>, objectStored: boolean): Promise<void> {
+    if (objectStored) {
+      try {
+        await storage.delete(row.storageKey);
+      } catch (error) {
+        logger.warn(
+          { err: error, document_id: row.id },
+          'could not delete the object of a failed upload; the sweeper will',
+        );
+        return;
+      }
+    }
     await db.delete(documents).where(and(eq(documents.id, row.id), eq(documents.status, 'pending')));
   }
 
@@ -120,17 +129,23 @@ export function createDocumentsService(deps: {
       const abort = new AbortController();
       const onClientGone = () => abort.abort(new AppError('bad_request', { detail: 'The client went away' }));
       signal.addEventListener('abort', onClientGone, { once: true });
-      let failure: unknown;
+      // The first of our own refusals (size, quota, a bad field) is the answer; the stream errors that
+      // follow from it (or from the store failing) are consequences, not causes.
+      let failure: AppError | undefined;
       const failWith = (error: unknown) => {
-        failure ??= error;
+        if (error instanceof AppError) failure ??= error;
         abort.abort(error);
       };
       metered.on('error', failWith);
       part.stream.on('error', failWith);
       received.fields.catch(failWith);
+      let objectStored = false;
       try {
         const stored = storage
           .put(row.storageKey, part.stream.pipe(metered), part.mimeType, abort.signal)
+          .then(() => {
+            objectStored = true;
+          })
           .catch((error) => {
             throw failure ?? (error instanceof AppError ? error : storageUnavailable(error));
           });
@@ -162,7 +177,9 @@ export function createDocumentsService(deps: {
       } catch (error) {
         abort.abort(error);
         part.stream.resume();
-        await discard(row).catch(() => {});
+        await discard(row, objectStored).catch((error: unknown) =>
+          logger.warn({ err: error, document_id: id }, 'could not remove a failed upload; the sweeper will'),
+        );
         throw failure ?? error;
       } finally {
         signal.removeEventListener('abort', onClientGone);
