@@ -9,6 +9,7 @@ import { startEmbeddedPostgres } from '../src/dev/embedded-postgres.ts';
 import { startEmbeddedS3 } from '../src/dev/embedded-s3.ts';
 import { freePort } from '../src/dev/free-port.ts';
 import { coldStart } from './cold-start.ts';
+import { uploadBenchmark } from './upload.ts';
 
 const dir = await mkdtemp(join(tmpdir(), 'stowage-bench-'));
 await chmod(dir, 0o755);
@@ -20,7 +21,12 @@ try {
   execFileSync('pnpm', ['-s', 'build'], { stdio: 'inherit' });
   const stack = { databaseUrl: pg.url('bench'), s3Endpoint: s3.endpoint, bucket: 'bench' };
 
-  const rows = [...(await coldStart(stack))];
+  // `pnpm bench cold-start upload` runs a subset; no argument runs everything.
+  const only = process.argv.slice(2);
+  const wanted = (name: string) => only.length === 0 || only.includes(name);
+  const rows: Record<string, unknown>[] = [];
+  if (wanted('cold-start')) rows.push(...(await coldStart(stack)));
+  if (wanted('upload')) rows.push(...(await uploadBenchmark(stack)));
 
   console.log(`\nStowage benchmarks — Node ${process.version}, ${cpus().length} cores (${cpus()[0]?.model})`);
   console.table(rows);

@@ -1,3 +1,4 @@
+import type { Readable } from 'node:stream';
 import { and, asc, desc, eq, gt, ilike, lt, or, sql } from 'drizzle-orm';
 import type { Config } from '../../config.ts';
 import type { Db } from '../../db/client.ts';
@@ -90,11 +91,11 @@ export function createDocumentsService(deps: {
      */
     async upload(
       userId: string,
-      request: Request,
+      request: { contentType: string; contentLength?: number; body: Readable },
       signal: AbortSignal,
       context: AuditContext,
     ): Promise<DocumentRow> {
-      const declared = Number(request.headers.get('content-length') ?? Number.NaN);
+      const declared = request.contentLength ?? Number.NaN;
       // Multipart framing adds a little; a declared size far above the limit is refused unread.
       if (declared > maxUploadBytes + 64 * 1024) {
         throw new AppError('payload_too_large', {
@@ -102,7 +103,7 @@ export function createDocumentsService(deps: {
         });
       }
       const remaining = await users.remainingQuota(userId);
-      const received = receiveMultipart(request);
+      const received = receiveMultipart(request.contentType, request.body);
       const part = await received.file;
       if (!allows(allowedContentTypes, part.mimeType)) {
         part.stream.resume();

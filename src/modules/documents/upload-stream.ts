@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { Readable, Transform, type TransformCallback } from 'node:stream';
+import { type Readable, Transform, type TransformCallback } from 'node:stream';
 import busboy from 'busboy';
 import { AppError } from '../../platform/problem.ts';
 
@@ -18,11 +18,11 @@ const invalid = (path: string, message: string) =>
  * moment its headers are read; text fields are collected until the body ends. Nothing is buffered
  * beyond busboy's own chunks.
  */
-export function receiveMultipart(request: Request): Received {
+export function receiveMultipart(contentType: string, body: Readable): Received {
   let parser: busboy.Busboy;
   try {
     parser = busboy({
-      headers: { 'content-type': request.headers.get('content-type') ?? '' },
+      headers: { 'content-type': contentType },
       limits: FIELD_LIMITS,
     });
   } catch {
@@ -74,8 +74,6 @@ export function receiveMultipart(request: Request): Received {
   finished.catch(() => {});
   file.catch(() => {});
 
-  if (!request.body) throw invalid('file', 'Required');
-  const body = Readable.fromWeb(request.body as import('node:stream/web').ReadableStream);
   body.on('error', (error) => parser.destroy(error));
   body.pipe(parser);
   return { file, fields: finished };

@@ -1,0 +1,169 @@
+// 1 GiB through POST /v1/documents (the built server, its RSS sampled from /proc) against a direct
+// lib-storage upload of the same bytes to the same s3rver, in the same run.
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { request } from 'node:http';
+import { Readable } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import { Upload } from '@aws-sdk/lib-storage';
+import postgres from 'postgres';
+import { freePort } from '../src/dev/free-port.ts';
+import { createStorage } from '../src/storage/storage.ts';
+import type { Stack } from './cold-start.ts';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const SIZE = 1024 ** 3;
+const BLOCK = randomBytes(1024 * 1024);
+const MiB = 1024 * 1024;
+
+/** SIZE bytes, produced on demand from one random block (nothing of it is held in memory). */
+const bytes = () =>
+  Readable.from(
+    (function* () {
+      for (let sent = 0; sent < SIZE; sent += BLOCK.length)
+        yield BLOCK.subarray(0, Math.min(BLOCK.length, SIZE - sent));
+    })(),
+  );
+
+const rssOf = (pid: number) =>
+  Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) * 1024;
+
+async function json(url: string, body: unknown, token?: string) {
+  const response = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+    body: JSON.stringify(body),
+  });
+  return (await response.json()) as Record<string, unknown>;
+}
+
+function uploadThroughApi(base: string, token: string): Promise<number> {
+  const boundary = `bench${randomBytes(6).toString('hex')}`;
+  const head = Buffer.from(
+    `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="big.pdf"\r\nContent-Type: application/pdf\r\n\r\n`,
+  );
+  const tail = Buffer.from(`\r\n--${boundary}--\r\n`);
+  const url = new URL(`${base}/v1/documents`);
+  return new Promise((resolve, reject) => {
+    const req = request(
+      {
+        host: url.hostname,
+        port: url.port,
+        path: url.pathname,
+        method: 'POST',
+        headers: {
+          authorization: `Bearer ${token}`,
+          'content-type': `multipart/form-data; boundary=${boundary}`,
+          'content-length': String(head.length + SIZE + tail.length),
+        },
+      },
+      (res) => {
+        res.resume();
+        res.on('end', () =>
+          res.statusCode === 201 ? resolve(res.statusCode) : reject(new Error(`status ${res.statusCode}`)),
+        );
+      },
+    );
+    req.on('error', reject);
+    req.write(head);
+    const body = bytes();
+    body.pipe(req, { end: false });
+    body.on('end', () => req.end(tail));
+  });
+}
+
+export async function uploadBenchmark(stack: Stack) {
+  const port = await freePort();
+  // The production command line (`pnpm start`), flags included: the small young generation is what
+  // keeps socket buffers from piling up between scavenges at upload speed.
+  const startArgs = (
+    JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
+      scripts: { start: string };
+    }
+  ).scripts.start
+    .split(' ')
+    .slice(1);
+  const server = spawn(process.execPath, startArgs, {
+    cwd: ROOT,
+    env: {
+      ...process.env,
+      NODE_ENV: 'development',
+      PORT: String(port),
+      LOG_LEVEL: 'warn',
+      DATABASE_URL: stack.databaseUrl,
+      S3_ENDPOINT: stack.s3Endpoint,
+      S3_BUCKET: stack.bucket,
+      MAX_UPLOAD_BYTES: String(2 * SIZE),
+      REQUEST_TIMEOUT_MS: '900000',
+    },
+    stdio: 'ignore',
+  });
+  const base = `http://127.0.0.1:${port}`;
+  try {
+    while (
+      !(await fetch(`${base}/readyz`).then(
+        (r) => r.ok,
+        () => false,
+      ))
+    )
+      await sleep(20);
+    const email = `bench-${Date.now()}@example.com`;
+    await json(`${base}/v1/auth/register`, { email, password: 'benchmark passphrase' });
+    const sql = postgres(stack.databaseUrl, { max: 1 });
+    await sql`update users set quota_bytes = ${4 * SIZE}, quota_custom = true where email = ${email}`;
+    await sql.end();
+    const token = (await json(`${base}/v1/auth/login`, { email, password: 'benchmark passphrase' }))
+      .access_token as string;
+
+    await sleep(500);
+    const baseline = rssOf(server.pid!);
+    let peak = baseline;
+    const sampler = setInterval(() => {
+      peak = Math.max(peak, rssOf(server.pid!));
+    }, 50);
+    const apiStarted = performance.now();
+    await uploadThroughApi(base, token);
+    const apiSeconds = (performance.now() - apiStarted) / 1000;
+    clearInterval(sampler);
+
+    const storage = createStorage({
+      endpoint: stack.s3Endpoint,
+      region: 'us-east-1',
+      bucket: stack.bucket,
+      accessKeyId: 'S3RVER',
+      secretAccessKey: 'S3RVER',
+      forcePathStyle: true,
+      timeoutMs: 600_000,
+    });
+    const directStarted = performance.now();
+    await new Upload({
+      client: storage.client,
+      params: { Bucket: stack.bucket, Key: 'bench/direct', Body: bytes(), ContentType: 'application/pdf' },
+      partSize: 8 * MiB,
+      queueSize: 2,
+    }).done();
+    const directSeconds = (performance.now() - directStarted) / 1000;
+    storage.close();
+
+    return [
+      {
+        benchmark: 'upload 1 GiB through the API',
+        seconds: Number(apiSeconds.toFixed(1)),
+        'MiB/s': Number((SIZE / MiB / apiSeconds).toFixed(1)),
+        'server RSS growth MiB': Number(((peak - baseline) / MiB).toFixed(1)),
+        'server RSS baseline MiB': Number((baseline / MiB).toFixed(1)),
+      },
+      {
+        benchmark: 'upload 1 GiB direct (lib-storage → s3rver)',
+        seconds: Number(directSeconds.toFixed(1)),
+        'MiB/s': Number((SIZE / MiB / directSeconds).toFixed(1)),
+        'throughput ratio API/direct': Number((directSeconds / apiSeconds).toFixed(2)),
+      },
+    ];
+  } finally {
+    server.kill('SIGTERM');
+    await new Promise((resolve) => server.once('exit', resolve));
+  }
+}
