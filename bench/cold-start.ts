@@ -10,20 +10,24 @@ const RUNS = 5;
 
 export type Stack = { databaseUrl: string; s3Endpoint: string; bucket: string };
 
+/** The environment of an API process under benchmark, on this run's Postgres and s3rver. */
+export const serverEnv = (stack: Stack, port: number, extra: Record<string, string> = {}) => ({
+  ...process.env,
+  NODE_ENV: 'development',
+  PORT: String(port),
+  LOG_LEVEL: 'warn',
+  DATABASE_URL: stack.databaseUrl,
+  S3_ENDPOINT: stack.s3Endpoint,
+  S3_BUCKET: stack.bucket,
+  ...extra,
+});
+
 async function once(entry: string, stack: Stack): Promise<number> {
   const port = await freePort();
   const started = performance.now();
   const child = spawn(process.execPath, [entry], {
     cwd: ROOT,
-    env: {
-      ...process.env,
-      NODE_ENV: 'development',
-      PORT: String(port),
-      LOG_LEVEL: 'warn',
-      DATABASE_URL: stack.databaseUrl,
-      S3_ENDPOINT: stack.s3Endpoint,
-      S3_BUCKET: stack.bucket,
-    },
+    env: serverEnv(stack, port),
     stdio: 'ignore',
   });
   try {

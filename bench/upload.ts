@@ -11,7 +11,7 @@ import { Upload } from '@aws-sdk/lib-storage';
 import postgres from 'postgres';
 import { freePort } from '../src/dev/free-port.ts';
 import { createStorage } from '../src/storage/storage.ts';
-import type { Stack } from './cold-start.ts';
+import { type Stack, serverEnv } from './cold-start.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const SIZE = 1024 ** 3;
@@ -87,17 +87,7 @@ export async function uploadBenchmark(stack: Stack) {
     .slice(1);
   const server = spawn(process.execPath, startArgs, {
     cwd: ROOT,
-    env: {
-      ...process.env,
-      NODE_ENV: 'development',
-      PORT: String(port),
-      LOG_LEVEL: 'warn',
-      DATABASE_URL: stack.databaseUrl,
-      S3_ENDPOINT: stack.s3Endpoint,
-      S3_BUCKET: stack.bucket,
-      MAX_UPLOAD_BYTES: String(2 * SIZE),
-      REQUEST_TIMEOUT_MS: '900000',
-    },
+    env: serverEnv(stack, port, { MAX_UPLOAD_BYTES: String(2 * SIZE), REQUEST_TIMEOUT_MS: '900000' }),
     stdio: 'ignore',
   });
   const base = `http://127.0.0.1:${port}`;

@@ -503,6 +503,17 @@ describe('me', () => {
   });
 });
 
+describe('access log', () => {
+  it('names the user of an authenticated request', async () => {
+    const session = await client.signUp();
+    remember(session.accessToken);
+    await client.call('GET', '/v1/me', { token: session.accessToken, headers: { 'x-request-id': 'who-1' } });
+    const line = server.logs.lines.find((l) => l.request_id === 'who-1' && l.msg === 'request');
+    const [row] = await sql`select id from users where email = ${session.email}`;
+    expect(line).toMatchObject({ route: '/v1/me', status: 200, user_id: row?.id });
+  });
+});
+
 describe('secrets', () => {
   it('no password, token, key or hash collected in this run appears in any log line', () => {
     expect(secrets.size).toBeGreaterThan(15);

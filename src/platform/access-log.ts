@@ -24,6 +24,7 @@ export const accessLog =
         duration_ms: Math.round((performance.now() - started) * 100) / 100,
         bytes: Number(c.res.headers.get('content-length')) || undefined,
         client_ip: c.var.clientIp,
+        user_id: c.var.principal?.userId,
       };
       const level = status >= 500 ? 'error' : QUIET_ROUTES.has(route) ? 'debug' : 'info';
       logger[level](line, 'request');
