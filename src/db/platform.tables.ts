@@ -1,10 +1,11 @@
-import { integer, jsonb, pgTable, primaryKey, text, timestamp } from 'drizzle-orm/pg-core';
+import { integer, jsonb, pgTable, primaryKey, text } from 'drizzle-orm/pg-core';
+import { timestamptz } from './columns.ts';
 
 /** Cluster-wide settings every instance polls (the runtime mode). */
 export const runtimeSettings = pgTable('runtime_settings', {
   key: text().primaryKey(),
   value: jsonb().notNull(),
-  updatedAt: timestamp({ withTimezone: true, precision: 3 }).notNull().defaultNow(),
+  updatedAt: timestamptz().notNull().defaultNow(),
   updatedBy: text(),
 });
 
@@ -19,8 +20,8 @@ export const idempotencyKeys = pgTable(
     responseStatus: integer(),
     responseHeaders: jsonb().$type<Record<string, string>>(),
     responseBody: text(),
-    createdAt: timestamp({ withTimezone: true, precision: 3 }).notNull().defaultNow(),
-    lockedUntil: timestamp({ withTimezone: true, precision: 3 }).notNull(),
+    createdAt: timestamptz().notNull().defaultNow(),
+    lockedUntil: timestamptz().notNull(),
   },
   (t) => [primaryKey({ columns: [t.principal, t.key] })],
 );

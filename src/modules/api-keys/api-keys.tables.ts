@@ -1,7 +1,6 @@
-import { index, pgTable, text, timestamp, uuid } from 'drizzle-orm/pg-core';
+import { index, pgTable, text, uuid } from 'drizzle-orm/pg-core';
+import { timestamptz } from '../../db/columns.ts';
 import { users } from '../users/users.tables.ts';
-
-const at = () => timestamp({ withTimezone: true, precision: 3 });
 
 /** Keys are `sk_{prefix}{secret}`; the prefix finds the row, the SHA-256 of the whole key proves it. */
 export const apiKeys = pgTable(
@@ -14,10 +13,10 @@ export const apiKeys = pgTable(
     name: text().notNull(),
     prefix: text().notNull().unique(),
     keyHash: text().notNull(),
-    createdAt: at().notNull().defaultNow(),
-    expiresAt: at(),
-    lastUsedAt: at(),
-    revokedAt: at(),
+    createdAt: timestamptz().notNull().defaultNow(),
+    expiresAt: timestamptz(),
+    lastUsedAt: timestamptz(),
+    revokedAt: timestamptz(),
   },
   (t) => [index('api_keys_user_id_created_at_idx').on(t.userId, t.createdAt)],
 );

@@ -1,4 +1,5 @@
-import { bigserial, index, jsonb, pgTable, text, timestamp, uuid } from 'drizzle-orm/pg-core';
+import { bigserial, index, jsonb, pgTable, text, uuid } from 'drizzle-orm/pg-core';
+import { timestamptz } from '../../db/columns.ts';
 
 /**
  * Append-only and hash-chained: each row's `hash` covers its content and the previous row's hash, so
@@ -16,7 +17,7 @@ export const auditEvents = pgTable(
     clientIp: text(),
     requestId: text(),
     data: jsonb().$type<Record<string, unknown>>().notNull().default({}),
-    createdAt: timestamp({ withTimezone: true, precision: 3 }).notNull(),
+    createdAt: timestamptz().notNull(),
     prevHash: text().notNull(),
     hash: text().notNull(),
   },

@@ -1,10 +1,6 @@
-import { index, inet, pgTable, text, timestamp, uuid } from 'drizzle-orm/pg-core';
+import { index, inet, pgTable, text, uuid } from 'drizzle-orm/pg-core';
+import { timestamptz } from '../../db/columns.ts';
 import { users } from '../users/users.tables.ts';
-
-const at = (name?: string) =>
-  name
-    ? timestamp(name, { withTimezone: true, precision: 3 })
-    : timestamp({ withTimezone: true, precision: 3 });
 
 /**
  * A login: the refresh-token family. Access tokens carry its id (`sid`), so revoking the session ends
@@ -19,9 +15,9 @@ export const sessions = pgTable(
       .references(() => users.id, { onDelete: 'cascade' }),
     userAgent: text(),
     clientIp: inet(),
-    createdAt: at().notNull().defaultNow(),
-    expiresAt: at().notNull(),
-    revokedAt: at(),
+    createdAt: timestamptz().notNull().defaultNow(),
+    expiresAt: timestamptz().notNull(),
+    revokedAt: timestamptz(),
     revokedReason: text(),
   },
   (t) => [index('sessions_user_id_idx').on(t.userId)],
@@ -36,9 +32,9 @@ export const refreshTokens = pgTable(
       .notNull()
       .references(() => sessions.id, { onDelete: 'cascade' }),
     tokenHash: text().notNull().unique(),
-    createdAt: at().notNull().defaultNow(),
-    expiresAt: at().notNull(),
-    usedAt: at(),
+    createdAt: timestamptz().notNull().defaultNow(),
+    expiresAt: timestamptz().notNull(),
+    usedAt: timestamptz(),
   },
   (t) => [index('refresh_tokens_session_id_idx').on(t.sessionId)],
 );
@@ -51,9 +47,9 @@ export const passwordResetTokens = pgTable(
       .notNull()
       .references(() => users.id, { onDelete: 'cascade' }),
     tokenHash: text().notNull().unique(),
-    createdAt: at().notNull().defaultNow(),
-    expiresAt: at().notNull(),
-    usedAt: at(),
+    createdAt: timestamptz().notNull().defaultNow(),
+    expiresAt: timestamptz().notNull(),
+    usedAt: timestamptz(),
   },
   (t) => [index('password_reset_tokens_user_id_idx').on(t.userId)],
 );

@@ -1,5 +1,6 @@
 import { sql } from 'drizzle-orm';
-import { bigint, index, integer, jsonb, pgEnum, pgTable, text, timestamp, uuid } from 'drizzle-orm/pg-core';
+import { bigint, index, integer, jsonb, pgEnum, pgTable, text, uuid } from 'drizzle-orm/pg-core';
+import { timestamptz } from '../../db/columns.ts';
 import { users } from '../users/users.tables.ts';
 
 // pending: bytes are streaming to storage, no quota charged yet. ready: stored and charged.
@@ -21,8 +22,8 @@ export const documents = pgTable(
     status: documentStatus().notNull().default('pending'),
     metadata: jsonb().$type<Record<string, unknown>>().notNull().default({}),
     version: integer().notNull().default(1),
-    createdAt: timestamp({ withTimezone: true, precision: 3 }).notNull().defaultNow(),
-    updatedAt: timestamp({ withTimezone: true, precision: 3 }).notNull().defaultNow(),
+    createdAt: timestamptz().notNull().defaultNow(),
+    updatedAt: timestamptz().notNull().defaultNow(),
   },
   (t) => [
     index('documents_user_created_idx').on(t.userId, t.createdAt, t.id),

@@ -9,9 +9,9 @@ import {
   pgEnum,
   pgTable,
   text,
-  timestamp,
   uuid,
 } from 'drizzle-orm/pg-core';
+import { timestamptz } from '../../db/columns.ts';
 
 /** Case-insensitive text (extension from migration 0000): `A@x.io` and `a@x.io` are one account. */
 const citext = customType<{ data: string }>({ dataType: () => 'citext' });
@@ -33,9 +33,9 @@ export const users = pgTable(
     quotaCustom: boolean().notNull().default(false),
     bytesUsed: bigint({ mode: 'number' }).notNull().default(0),
     documentCount: integer().notNull().default(0),
-    disabledAt: timestamp({ withTimezone: true, precision: 3 }),
-    createdAt: timestamp({ withTimezone: true, precision: 3 }).notNull().defaultNow(),
-    updatedAt: timestamp({ withTimezone: true, precision: 3 }).notNull().defaultNow(),
+    disabledAt: timestamptz(),
+    createdAt: timestamptz().notNull().defaultNow(),
+    updatedAt: timestamptz().notNull().defaultNow(),
   },
   (t) => [
     check('users_bytes_used_within_quota', sql`${t.bytesUsed} >= 0 and ${t.bytesUsed} <= ${t.quotaBytes}`),
