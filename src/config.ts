@@ -198,7 +198,9 @@ export const envSchema = z.object({
     5000,
   ),
 
-  CORS_ORIGINS: csv('Comma-separated origins allowed by CORS (`*` = any, never with credentials).').check(
+  CORS_ORIGINS: csv(
+    'Comma-separated browser origins trusted besides PUBLIC_URL: refresh and logout accept them in `Origin` (CORS headers for them are not served yet).',
+  ).check(
     z.superRefine((origins, ctx) => {
       for (const origin of origins) {
         if (origin !== '*' && !/^https?:\/\/[^/\s]+$/.test(origin)) {
@@ -210,11 +212,11 @@ export const envSchema = z.object({
       }
     }),
   ),
-  CORS_CREDENTIALS: bool('Send `Access-Control-Allow-Credentials: true` to allowed origins.', false),
+  CORS_CREDENTIALS: bool(
+    'CORS with credentials for CORS_ORIGINS (validated now: never with `*`; CORS headers are not served yet).',
+    false,
+  ),
 
-  SERVER_TIMING: boolText
-    .optional()
-    .describe('Send `Server-Timing` headers. Default: on except in production.'),
   MAX_JSON_BODY_BYTES: int('Largest JSON request body; larger ones get 413.', 1024 * 1024, 1024),
   HEADERS_TIMEOUT_MS: int('Node `headersTimeout`: time to receive request headers.', 20_000, 1000),
   REQUEST_TIMEOUT_MS: int(
@@ -325,7 +327,6 @@ const configSchema = envSchema
       pendingTtlS: env.PENDING_UPLOAD_TTL_S,
     },
     cors: { origins: env.CORS_ORIGINS, credentials: env.CORS_CREDENTIALS },
-    serverTiming: env.SERVER_TIMING ?? env.NODE_ENV !== 'production',
     http: {
       maxJsonBodyBytes: env.MAX_JSON_BODY_BYTES,
       headersTimeoutMs: env.HEADERS_TIMEOUT_MS,

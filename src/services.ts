@@ -41,7 +41,6 @@ export async function createServices(deps: {
     passwords: createPasswordsService({ db, users, sessions, audit, mailer, config, logger }),
     apiKeys: createApiKeysService({ db, audit }),
     runtimeMode,
-    storage,
     documents: createDocumentsService({ db, storage, users, audit, config, logger }),
     sweeper: createSweeper({ db, storage, logger, pendingTtlS: config.documents.pendingTtlS }),
     admin: createAdminService({ db, users, sessions, audit, runtimeMode }),

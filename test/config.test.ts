@@ -34,7 +34,6 @@ describe('config', () => {
       port: 3000,
       host: '127.0.0.1',
       publicUrl: 'http://localhost:3000',
-      serverTiming: true,
       database: { url: undefined, poolMax: 10, statementTimeoutMs: 10_000 },
       s3: { bucket: 'stowage', forcePathStyle: true },
       cors: { origins: [], credentials: false },
@@ -110,7 +109,6 @@ describe('config', () => {
       'CORS_ORIGINS: `*` is not allowed in production',
     ]);
     expect(problemsOf(PRODUCTION_OK)).toEqual([]);
-    expect(loadConfig(PRODUCTION_OK).serverTiming).toBe(false);
   });
 
   it('the process exits 1 with one log line naming every invalid variable', () => {

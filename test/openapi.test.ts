@@ -128,6 +128,22 @@ describe('/openapi.json', () => {
     expect(secured.length).toBeGreaterThanOrEqual(11);
   });
 
+  it('every operation that honours Idempotency-Key documents the header and the replay header', () => {
+    for (const [path, method] of [
+      ['/v1/api-keys', 'post'],
+      ['/v1/documents', 'post'],
+    ] as const) {
+      const operation = document.paths[path]?.[method] as Operation & {
+        parameters?: { name: string; in: string }[];
+      };
+      expect(operation.parameters, `${method} ${path}`).toContainEqual(
+        expect.objectContaining({ name: 'idempotency-key', in: 'header' }),
+      );
+      expect(operation.responses['201']?.headers).toHaveProperty('Idempotent-Replayed');
+      expect(Object.keys(operation.responses)).toEqual(expect.arrayContaining(['409', '422']));
+    }
+  });
+
   it('leaves operational endpoints out of the public document', () => {
     for (const path of ['/livez', '/readyz', '/startupz', '/openapi.json', '/docs']) {
       expect(document.paths).not.toHaveProperty(path);

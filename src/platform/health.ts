@@ -62,9 +62,8 @@ export function healthRoutes(deps: {
       checks[name] = result;
       if (lastStatus.get(name) !== result.status) {
         lastStatus.set(name, result.status);
-        const log = result.status === 'pass' ? deps.logger.info : deps.logger.warn;
-        log.call(
-          deps.logger,
+        const level = result.status === 'pass' ? 'info' : 'warn';
+        deps.logger[level](
           { check: name, ...result, err: error },
           `readiness check ${name}: ${result.status}`,
         );

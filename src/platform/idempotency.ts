@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { and, eq, lt, sql } from 'drizzle-orm';
 import type { MiddlewareHandler } from 'hono';
+import { z } from 'zod';
 import { idempotencyKeys } from '../db/platform.tables.ts';
 import type { AppEnv } from './app-env.ts';
 import { AppError } from './problem.ts';
@@ -9,6 +10,13 @@ const RETENTION = sql`interval '24 hours'`;
 // How long a first request may run before its key can be taken over (it crashed or was cut).
 const LOCK_MS = 60_000;
 const REPLAYED_HEADERS = ['content-type', 'location', 'etag'];
+
+/** The request header as documented by every route that accepts it. */
+export const idempotencyKeyHeader = z.object({
+  'idempotency-key': z.string().optional().meta({
+    description: 'IETF Idempotency-Key: `"…"` (1–255 characters); retries replay the first response for 24 h',
+  }),
+});
 
 /**
  * The IETF draft's sf-string (`"abc"`), or the bare value most clients send: 1–255 visible ASCII

@@ -1,4 +1,4 @@
-import { createRoute, type OpenAPIHono, type RouteConfig } from '@hono/zod-openapi';
+import { createRoute, type OpenAPIHono, type RouteConfig, type z } from '@hono/zod-openapi';
 import type { Env } from 'hono';
 import { PROBLEMS, type ProblemCode, problemSchema } from './problem.ts';
 
@@ -16,6 +16,15 @@ const problem = (...codes: ProblemCode[]): ResponseConfig => ({
   description: codes.map((code) => `\`${code}\`: ${PROBLEMS[code].description}`).join('\n\n'),
   headers: REQUEST_ID_HEADER,
   content: { 'application/problem+json': { schema: problemSchema } },
+});
+
+/** `content` of a JSON body or response with `schema`. */
+export const jsonContent = <T extends z.ZodType>(schema: T) => ({ 'application/json': { schema } });
+
+/** A required JSON request body (zod-openapi validates it and answers 415 to other media types). */
+export const jsonBody = <T extends z.ZodType>(schema: T) => ({
+  required: true,
+  content: jsonContent(schema),
 });
 
 /** The problem codes a route can answer with, derived from what it declares, plus its own. */

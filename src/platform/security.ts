@@ -33,14 +33,13 @@ const STREAMED_BODY = /^multipart\/form-data/i;
  * Caps JSON and other small bodies. hono/body-limit buffers what it reads, so multipart uploads are left
  * to the upload route, which counts bytes as they stream.
  */
-export const jsonBodyLimit =
-  (maxBytes: number): MiddlewareHandler =>
-  async (c, next) => {
-    if (STREAMED_BODY.test(c.req.header('content-type') ?? '')) return next();
-    return bodyLimit({
-      maxSize: maxBytes,
-      onError: () => {
-        throw new AppError('payload_too_large', { detail: `The body exceeds ${maxBytes} bytes` });
-      },
-    })(c, next);
-  };
+export const jsonBodyLimit = (maxBytes: number): MiddlewareHandler => {
+  const limit = bodyLimit({
+    maxSize: maxBytes,
+    onError: () => {
+      throw new AppError('payload_too_large', { detail: `The body exceeds ${maxBytes} bytes` });
+    },
+  });
+  return async (c, next) =>
+    STREAMED_BODY.test(c.req.header('content-type') ?? '') ? next() : limit(c, next);
+};

@@ -1,14 +1,13 @@
 import { z } from '@hono/zod-openapi';
 import { pageQuery } from '../../platform/cursor.ts';
 import { publicIdSchema } from '../../platform/ids.ts';
-import { defineRoute } from '../../platform/openapi.ts';
+import { defineRoute, jsonBody, jsonContent } from '../../platform/openapi.ts';
 import { RUNTIME_MODES } from '../../platform/runtime-mode.ts';
 import { AUDIT_EVENT_TYPES } from '../audit/audit.service.ts';
 import { requireUser, SESSION_OR_KEY } from '../auth/authenticate.ts';
 import { roleSchema, tierSchema, userSchema } from '../users/users.schemas.ts';
 
 const admin = { tags: ['Admin'], security: SESSION_OR_KEY, middleware: [requireUser({ admin: true })] };
-const json = <T extends z.ZodType>(schema: T) => ({ 'application/json': { schema } });
 const page = <T extends z.ZodType>(item: T) =>
   z.object({
     data: z.array(item),
@@ -42,7 +41,7 @@ export const listUsersRoute = defineRoute({
       q: z.string().trim().min(1).max(100).optional().meta({ description: 'Email or name contains' }),
     }),
   },
-  responses: { 200: { description: 'A page of accounts', content: json(page(userSchema)) } },
+  responses: { 200: { description: 'A page of accounts', content: jsonContent(page(userSchema)) } },
 });
 
 export const updateUserRoute = defineRoute({
@@ -56,21 +55,18 @@ export const updateUserRoute = defineRoute({
     'session and stops the account’s API keys at once. Admins cannot disable or demote themselves.',
   request: {
     params: z.object({ id: publicIdSchema('usr') }),
-    body: {
-      required: true,
-      content: json(
-        z
-          .object({
-            tier: tierSchema.optional(),
-            quota_bytes: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
-            disabled: z.boolean().optional(),
-            role: roleSchema.optional(),
-          })
-          .refine((patch) => Object.keys(patch).length > 0, 'at least one field is required'),
-      ),
-    },
+    body: jsonBody(
+      z
+        .object({
+          tier: tierSchema.optional(),
+          quota_bytes: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
+          disabled: z.boolean().optional(),
+          role: roleSchema.optional(),
+        })
+        .refine((patch) => Object.keys(patch).length > 0, 'at least one field is required'),
+    ),
   },
-  responses: { 200: { description: 'The updated account', content: json(userSchema) } },
+  responses: { 200: { description: 'The updated account', content: jsonContent(userSchema) } },
 });
 
 export const listAuditEventsRoute = defineRoute({
@@ -86,7 +82,7 @@ export const listAuditEventsRoute = defineRoute({
       type: z.enum(AUDIT_EVENT_TYPES).optional(),
     }),
   },
-  responses: { 200: { description: 'A page of events', content: json(page(auditEventSchema)) } },
+  responses: { 200: { description: 'A page of events', content: jsonContent(page(auditEventSchema)) } },
 });
 
 export const getRuntimeModeRoute = defineRoute({
@@ -95,7 +91,7 @@ export const getRuntimeModeRoute = defineRoute({
   path: '/v1/admin/runtime-mode',
   operationId: 'adminGetRuntimeMode',
   summary: 'The runtime mode in force',
-  responses: { 200: { description: 'The mode', content: json(runtimeModeSchema) } },
+  responses: { 200: { description: 'The mode', content: jsonContent(runtimeModeSchema) } },
 });
 
 export const setRuntimeModeRoute = defineRoute({
@@ -107,6 +103,6 @@ export const setRuntimeModeRoute = defineRoute({
   description:
     '`degraded` refuses heavy work (503 `degraded_mode`); `read_only` refuses every write (503 `read_only_mode`) ' +
     'except signing in and this endpoint. Reads keep working in both.',
-  request: { body: { required: true, content: json(runtimeModeSchema) } },
-  responses: { 200: { description: 'The mode now in force', content: json(runtimeModeSchema) } },
+  request: { body: jsonBody(runtimeModeSchema) },
+  responses: { 200: { description: 'The mode now in force', content: jsonContent(runtimeModeSchema) } },
 });

@@ -1,7 +1,7 @@
 import { z } from '@hono/zod-openapi';
-import { idempotent } from '../../platform/idempotency.ts';
+import { idempotencyKeyHeader, idempotent } from '../../platform/idempotency.ts';
 import { publicIdSchema, toPublicId } from '../../platform/ids.ts';
-import { defineRoute } from '../../platform/openapi.ts';
+import { defineRoute, jsonBody } from '../../platform/openapi.ts';
 import { requireUser, SESSION_ONLY } from '../auth/authenticate.ts';
 import type { ApiKeyRow } from './api-keys.tables.ts';
 
@@ -27,12 +27,6 @@ export const toApiKey = (row: ApiKeyRow): z.infer<typeof apiKeySchema> => ({
   last_used_at: row.lastUsedAt?.toISOString() ?? null,
 });
 
-const idempotencyKeyHeader = z.object({
-  'idempotency-key': z.string().optional().meta({
-    description: 'IETF Idempotency-Key: `"…"` (1–255 characters); retries replay the first response for 24 h',
-  }),
-});
-
 export const createApiKeyRoute = defineRoute({
   method: 'post',
   path: '/v1/api-keys',
@@ -43,20 +37,15 @@ export const createApiKeyRoute = defineRoute({
   middleware: [requireUser({ sessionOnly: true }), idempotent()] as const,
   request: {
     headers: idempotencyKeyHeader,
-    body: {
-      required: true,
-      content: {
-        'application/json': {
-          schema: z.object({
-            name: z.string().trim().min(1).max(100).meta({ example: 'CI uploader' }),
-            expires_at: z.iso
-              .datetime({ offset: true })
-              .refine((value) => Date.parse(value) > Date.now(), 'must be in the future')
-              .optional(),
-          }),
-        },
-      },
-    },
+    body: jsonBody(
+      z.object({
+        name: z.string().trim().min(1).max(100).meta({ example: 'CI uploader' }),
+        expires_at: z.iso
+          .datetime({ offset: true })
+          .refine((value) => Date.parse(value) > Date.now(), 'must be in the future')
+          .optional(),
+      }),
+    ),
   },
   responses: {
     201: {

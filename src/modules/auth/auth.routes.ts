@@ -1,11 +1,6 @@
 import { z } from '@hono/zod-openapi';
-import { defineRoute } from '../../platform/openapi.ts';
+import { defineRoute, jsonBody } from '../../platform/openapi.ts';
 import { emailSchema, nameSchema, passwordSchema, userSchema } from '../users/users.schemas.ts';
-
-const json = <T extends z.ZodType>(schema: T) => ({
-  content: { 'application/json': { schema } },
-  required: true,
-});
 
 export const REFRESH_COOKIE_DOC =
   'Refresh token in cookie `__Host-stowage_refresh` (HttpOnly, Secure, SameSite=Strict, Path=/, 30 days), rotated on every use.';
@@ -32,7 +27,7 @@ export const registerRoute = defineRoute({
   operationId: 'register',
   summary: 'Create an account',
   request: {
-    body: json(z.object({ email: emailSchema, password: passwordSchema, name: nameSchema.optional() })),
+    body: jsonBody(z.object({ email: emailSchema, password: passwordSchema, name: nameSchema.optional() })),
   },
   responses: {
     201: {
@@ -51,7 +46,7 @@ export const loginRoute = defineRoute({
   summary: 'Sign in',
   description:
     'An unknown email and a wrong password get the same 401 `invalid_credentials`, in about the same time.',
-  request: { body: json(z.object({ email: emailSchema, password: z.string().min(1).max(128) })) },
+  request: { body: jsonBody(z.object({ email: emailSchema, password: z.string().min(1).max(128) })) },
   responses: { 200: issuedResponse('Signed in') },
   extraProblems: ['invalid_credentials', 'account_disabled'],
 });
@@ -86,7 +81,7 @@ export const passwordResetRoute = defineRoute({
   operationId: 'requestPasswordReset',
   summary: 'Mail a password reset token',
   description: 'Always 202, whether or not the email has an account.',
-  request: { body: json(z.object({ email: emailSchema })) },
+  request: { body: jsonBody(z.object({ email: emailSchema })) },
   responses: { 202: { description: 'Accepted' } },
 });
 
@@ -97,7 +92,7 @@ export const passwordResetConfirmRoute = defineRoute({
   operationId: 'confirmPasswordReset',
   summary: 'Set a new password with a reset token',
   description: 'The token is single-use and valid 30 minutes; every session of the account is revoked.',
-  request: { body: json(z.object({ token: z.string().min(1).max(256), password: passwordSchema })) },
+  request: { body: jsonBody(z.object({ token: z.string().min(1).max(256), password: passwordSchema })) },
   responses: { 204: { description: 'Password changed' } },
 });
 

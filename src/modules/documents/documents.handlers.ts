@@ -128,16 +128,13 @@ export const getDocument: RouteHandler<typeof getDocumentRoute, AppEnv> = async 
 };
 
 export const getContent: RouteHandler<typeof getContentRoute, AppEnv> = async (c) => {
-  const { documents, storage } = c.var.services;
+  const { documents } = c.var.services;
   const row = await documents.get(principalOf(c).userId, documentId(c.req.valid('param').id));
   const headers = c.req.valid('header');
   const disposition = contentDisposition(row.name, { type: 'attachment' });
   if (c.req.valid('query').redirect === 'true') {
     c.header('Cache-Control', 'no-store');
-    return c.redirect(
-      await storage.presign(row.storageKey, disposition, row.contentType, PRESIGNED_TTL_S),
-      302,
-    );
+    return c.redirect(await documents.downloadUrl(row, disposition, PRESIGNED_TTL_S), 302);
   }
   const common = {
     ETag: contentEtag(row),
@@ -155,23 +152,14 @@ export const getContent: RouteHandler<typeof getContentRoute, AppEnv> = async (c
   // A malformed Range header is ignored (RFC 9110 §14.2); several disjoint ranges get the whole document.
   const ranges = parsed?.code === 0 && parsed.type === 'bytes' ? combineRanges(parsed.ranges) : [];
   const range = ranges.length === 1 ? ranges[0]! : undefined;
-  try {
-    const body = await storage.get(row.storageKey, range, c.req.raw.signal);
-    const length = range ? range.end - range.start + 1 : row.sizeBytes;
-    return c.body(Readable.toWeb(body) as ReadableStream, range ? 206 : 200, {
-      ...common,
-      'Content-Type': row.contentType,
-      'Content-Length': String(length),
-      ...(range ? { 'Content-Range': `bytes ${range.start}-${range.end}/${row.sizeBytes}` } : {}),
-    });
-  } catch (error) {
-    if (error instanceof AppError) throw error;
-    throw new AppError('service_unavailable', {
-      detail: 'The document store is unavailable',
-      headers: { 'Retry-After': '5' },
-      cause: error,
-    });
-  }
+  const body = await documents.openContent(row, range, c.req.raw.signal);
+  const length = range ? range.end - range.start + 1 : row.sizeBytes;
+  return c.body(Readable.toWeb(body) as ReadableStream, range ? 206 : 200, {
+    ...common,
+    'Content-Type': row.contentType,
+    'Content-Length': String(length),
+    ...(range ? { 'Content-Range': `bytes ${range.start}-${range.end}/${row.sizeBytes}` } : {}),
+  });
 };
 
 export const updateDocument: RouteHandler<typeof updateDocumentRoute, AppEnv> = async (c) => {

@@ -1,8 +1,8 @@
 import { z } from '@hono/zod-openapi';
 import { pageQuery } from '../../platform/cursor.ts';
-import { idempotent } from '../../platform/idempotency.ts';
+import { idempotencyKeyHeader, idempotent } from '../../platform/idempotency.ts';
 import { publicIdSchema, toPublicId } from '../../platform/ids.ts';
-import { defineRoute } from '../../platform/openapi.ts';
+import { defineRoute, jsonBody, jsonContent } from '../../platform/openapi.ts';
 import { requireUser, SESSION_OR_KEY } from '../auth/authenticate.ts';
 import type { DocumentRow } from './documents.tables.ts';
 
@@ -35,7 +35,6 @@ const params = z.object({ id: publicIdSchema('doc') });
 const etagHeader = {
   ETag: { description: 'Version of the representation', schema: { type: 'string' as const } },
 };
-const json = <T extends z.ZodType>(schema: T) => ({ 'application/json': { schema } });
 
 export const uploadDocumentRoute = defineRoute({
   ...owner,
@@ -50,6 +49,7 @@ export const uploadDocumentRoute = defineRoute({
     'leaves nothing behind. `Idempotency-Key` makes retries safe.',
   middleware: [requireUser(), idempotent({ streamedBody: true })],
   request: {
+    headers: idempotencyKeyHeader,
     body: {
       required: true,
       // A plain schema on purpose: a zod schema would make zod-openapi parse (and buffer) the form.
@@ -76,7 +76,7 @@ export const uploadDocumentRoute = defineRoute({
         'Idempotent-Replayed': { description: '`true` when replayed', schema: { type: 'string' } },
         ...etagHeader,
       },
-      content: json(z.object({ document: documentSchema })),
+      content: jsonContent(z.object({ document: documentSchema })),
     },
   },
   extraProblems: ['quota_exceeded', 'idempotency_in_progress', 'idempotency_key_reused'],
@@ -106,7 +106,7 @@ export const listDocumentsRoute = defineRoute({
   responses: {
     200: {
       description: 'A page of documents. Pages stay stable while documents are added.',
-      content: json(z.object({ data: z.array(documentSchema), next_cursor: z.string().nullable() })),
+      content: jsonContent(z.object({ data: z.array(documentSchema), next_cursor: z.string().nullable() })),
     },
   },
 });
@@ -120,7 +120,7 @@ export const getDocumentRoute = defineRoute({
   middleware: [requireUser()],
   request: { params, headers: z.object({ 'if-none-match': z.string().max(1024).optional() }) },
   responses: {
-    200: { description: 'The document', headers: etagHeader, content: json(documentSchema) },
+    200: { description: 'The document', headers: etagHeader, content: jsonContent(documentSchema) },
     304: { description: 'Not modified (If-None-Match)' },
   },
 });
@@ -170,26 +170,23 @@ export const updateDocumentRoute = defineRoute({
   request: {
     params,
     headers: z.object({ 'if-match': z.string().max(1024).optional() }),
-    body: {
-      required: true,
-      content: json(
-        z
-          .object({
-            name: z.string().max(255).optional(),
-            metadata: z
-              .record(z.string(), z.unknown())
-              .refine((value) => Buffer.byteLength(JSON.stringify(value)) <= 4096, 'at most 4 KiB')
-              .optional(),
-          })
-          .refine(
-            (patch) => patch.name !== undefined || patch.metadata !== undefined,
-            'name or metadata is required',
-          ),
-      ),
-    },
+    body: jsonBody(
+      z
+        .object({
+          name: z.string().max(255).optional(),
+          metadata: z
+            .record(z.string(), z.unknown())
+            .refine((value) => Buffer.byteLength(JSON.stringify(value)) <= 4096, 'at most 4 KiB')
+            .optional(),
+        })
+        .refine(
+          (patch) => patch.name !== undefined || patch.metadata !== undefined,
+          'name or metadata is required',
+        ),
+    ),
   },
   responses: {
-    200: { description: 'The updated document', headers: etagHeader, content: json(documentSchema) },
+    200: { description: 'The updated document', headers: etagHeader, content: jsonContent(documentSchema) },
   },
   extraProblems: ['precondition_failed'],
 });

@@ -25,7 +25,7 @@ const invalidField = (path: string, message: string) =>
 
 const storageUnavailable = (cause: unknown) =>
   new AppError('service_unavailable', {
-    detail: 'The document store is unavailable; nothing was stored',
+    detail: 'The document store is unavailable; retry later',
     headers: { 'Retry-After': '5' },
     cause,
   });
@@ -82,8 +82,6 @@ export function createDocumentsService(deps: {
   }
 
   return {
-    maxUploadBytes,
-
     /**
      * Streams one multipart upload to storage. A `pending` row holds the key while bytes flow; the
      * quota is charged in the transaction that marks it `ready`. Any failure (size, quota, client gone,
@@ -114,7 +112,7 @@ export function createDocumentsService(deps: {
 
       const limit = Math.min(maxUploadBytes, remaining);
       const metered = new MeteredStream(limit, () =>
-        remaining < maxUploadBytes && limit === remaining
+        remaining < maxUploadBytes
           ? new AppError('quota_exceeded', { detail: 'Storing this document would exceed the quota' })
           : new AppError('payload_too_large', { detail: `Documents are limited to ${maxUploadBytes} bytes` }),
       );
@@ -196,6 +194,23 @@ export function createDocumentsService(deps: {
       if (!row) throw new AppError('not_found');
       return row;
     },
+
+    /** The stored bytes of a ready document (or one range of them), streamed from the store. */
+    async openContent(
+      row: DocumentRow,
+      range: { start: number; end: number } | undefined,
+      signal: AbortSignal,
+    ) {
+      try {
+        return await storage.get(row.storageKey, range, signal);
+      } catch (error) {
+        throw storageUnavailable(error);
+      }
+    },
+
+    /** A presigned GET that downloads the document under `disposition` for `ttlS` seconds. */
+    downloadUrl: (row: DocumentRow, disposition: string, ttlS: number) =>
+      storage.presign(row.storageKey, disposition, row.contentType, ttlS),
 
     /** Keyset pagination on an index of (user_id, sort key, id): stable while documents are added. */
     async list(

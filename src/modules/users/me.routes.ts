@@ -1,5 +1,5 @@
 import { z } from '@hono/zod-openapi';
-import { defineRoute } from '../../platform/openapi.ts';
+import { defineRoute, jsonBody } from '../../platform/openapi.ts';
 import { requireUser, SESSION_ONLY, SESSION_OR_KEY } from '../auth/authenticate.ts';
 import { nameSchema, passwordSchema, userSchema } from './users.schemas.ts';
 
@@ -25,10 +25,7 @@ export const updateMeRoute = defineRoute({
   security: SESSION_OR_KEY,
   middleware: [requireUser()] as const,
   request: {
-    body: {
-      required: true,
-      content: { 'application/json': { schema: z.object({ name: nameSchema.nullable() }) } },
-    },
+    body: jsonBody(z.object({ name: nameSchema.nullable() })),
   },
   responses: { 200: { description: 'The updated account', ...userResponse } },
 });
@@ -42,14 +39,7 @@ export const changePasswordRoute = defineRoute({
   security: SESSION_ONLY,
   middleware: [requireUser({ sessionOnly: true })] as const,
   request: {
-    body: {
-      required: true,
-      content: {
-        'application/json': {
-          schema: z.object({ current_password: z.string().min(1).max(128), password: passwordSchema }),
-        },
-      },
-    },
+    body: jsonBody(z.object({ current_password: z.string().min(1).max(128), password: passwordSchema })),
   },
   responses: { 204: { description: 'Changed' } },
 });

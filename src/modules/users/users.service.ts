@@ -26,10 +26,7 @@ export function createUsersService(deps: { db: Db; audit: AuditService; quotas: 
     quotaOf: (tier: Tier) => quotas[tier],
 
     /** Registers an account; 409 email_taken when the (case-insensitive) email exists. */
-    async register(
-      input: { email: string; password: string; name?: string; role?: Role },
-      context: AuditContext,
-    ) {
+    async register(input: { email: string; password: string; name?: string }, context: AuditContext) {
       const passwordHash = await hashPassword(input.password);
       try {
         return await db.transaction(async (tx) => {
@@ -40,7 +37,6 @@ export function createUsersService(deps: { db: Db; audit: AuditService; quotas: 
               email: input.email,
               passwordHash,
               name: input.name ?? null,
-              role: input.role ?? 'user',
               quotaBytes: quotas.free,
             })
             .returning();
