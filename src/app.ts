@@ -9,16 +9,18 @@ import { problemsModule } from './modules/problems/problems.module.ts';
 import { meModule } from './modules/users/me.module.ts';
 import { accessLog } from './platform/access-log.ts';
 import type { AppEnv } from './platform/app-env.ts';
-import { clientIp } from './platform/client-ip.ts';
+import { clientIp, trustedProxies } from './platform/client-ip.ts';
 import { docsRoutes } from './platform/docs.ts';
 import { errorHandler, notFoundHandler, validationHook } from './platform/error-handlers.ts';
+import { handlerTimeout } from './platform/handler-timeout.ts';
 import { healthRoutes, type ReadinessCheck } from './platform/health.ts';
 import { closeConnectionsWhenStopping, type Lifecycle } from './platform/lifecycle.ts';
+import { loadShedding } from './platform/load-shedding.ts';
 import type { Logger } from './platform/logger.ts';
 import { buildOpenApiDocument } from './platform/openapi.ts';
 import { requestContext } from './platform/request-context.ts';
 import { runtimeModeGate } from './platform/runtime-mode.ts';
-import { jsonBodyLimit, securityHeaders } from './platform/security.ts';
+import { corsPolicy, jsonBodyLimit, securityHeaders } from './platform/security.ts';
 import type { Services } from './services.ts';
 
 /** A resource's routes, mounted at `path`. */
@@ -50,6 +52,7 @@ const builtInModules = (): ApiModule[] =>
 export function createApp(deps: AppDeps) {
   const { config, logger, lifecycle, services } = deps;
   const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
+  const proxies = trustedProxies(config.proxies.trusted, config.proxies.header);
 
   app.use('*', requestContext());
   app.use('*', async (c, next) => {
@@ -57,11 +60,14 @@ export function createApp(deps: AppDeps) {
     await next();
   });
   app.use('*', accessLog(logger));
-  app.use('*', securityHeaders());
+  app.use('*', securityHeaders({ hstsMaxAgeS: config.hstsMaxAgeS }));
+  app.use('*', corsPolicy(config.cors));
+  app.use('*', loadShedding(config.http.maxInFlight));
   app.use('*', closeConnectionsWhenStopping(lifecycle));
-  app.use('*', clientIp());
+  app.use('*', clientIp(proxies));
+  app.use('*', handlerTimeout(config.http.handlerTimeoutMs));
   app.use('/v1/*', runtimeModeGate(services.runtimeMode));
-  // Authentication, rate limits and idempotency are route middleware (in that order): see defineRoute users.
+  // Authentication, rate limits and idempotency are route middleware, in that order (`authenticated()`).
   app.use('*', jsonBodyLimit(config.http.maxJsonBodyBytes));
 
   app.route('/', healthRoutes({ lifecycle, checks: deps.readiness, logger }));

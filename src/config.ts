@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { DEFAULT_TRUSTED_PROXIES, parseCidr } from './platform/client-ip.ts';
 
 // Every environment variable the process reads is declared here, once. The runbook's environment table
 // is generated from this schema (`pnpm docs:env`), so each field's description is operator-facing text.
@@ -24,6 +25,27 @@ const csv = (description: string) =>
         .map((item) => item.trim())
         .filter(Boolean),
     )
+    .describe(description);
+
+const RATE = /^(\d+)\/(\d*)(s|m|h)(?: burst (\d+))?$/;
+const UNIT_S = { s: 1, m: 60, h: 3600 } as const;
+
+/** `10/1m`, `5/15m`, `100/1m burst 10`: requests per window, and optionally how many may come back-to-back. */
+const rate = (description: string, fallback: string) =>
+  z
+    .string()
+    .default(fallback)
+    .transform((text, ctx) => {
+      const match = RATE.exec(text.trim());
+      const points = Number(match?.[1]);
+      const windowS = Number(match?.[2] || 1) * UNIT_S[(match?.[3] ?? 's') as keyof typeof UNIT_S];
+      const burst = match?.[4] === undefined ? undefined : Number(match[4]);
+      if (!match || points < 1 || windowS < 1 || (burst !== undefined && (burst < 1 || burst > points))) {
+        ctx.addIssue({ code: 'custom', message: 'must look like `10/1m`, `5/15m` or `100/1m burst 10`' });
+        return z.NEVER;
+      }
+      return { points, windowS, burst };
+    })
     .describe(description);
 
 const jsonObject = z.string().transform((text, ctx) => {
@@ -199,7 +221,7 @@ export const envSchema = z.object({
   ),
 
   CORS_ORIGINS: csv(
-    'Comma-separated browser origins trusted besides PUBLIC_URL: refresh and logout accept them in `Origin` (CORS headers for them are not served yet).',
+    'Comma-separated browser origins allowed by CORS (with `Vary: Origin`); refresh and logout also accept them in `Origin`.',
   ).check(
     z.superRefine((origins, ctx) => {
       for (const origin of origins) {
@@ -213,8 +235,51 @@ export const envSchema = z.object({
     }),
   ),
   CORS_CREDENTIALS: bool(
-    'CORS with credentials for CORS_ORIGINS (validated now: never with `*`; CORS headers are not served yet).',
+    'Send `Access-Control-Allow-Credentials` to CORS_ORIGINS (start-up refuses it with `*`).',
     false,
+  ),
+  TRUSTED_PROXIES: csv(
+    'CIDRs of reverse proxies whose forwarded headers are believed (IPv4 and IPv6). Default: loopback and private ranges.',
+  ).check(
+    z.superRefine((cidrs, ctx) => {
+      for (const cidr of cidrs) {
+        if (!parseCidr(cidr)) ctx.addIssue({ code: 'custom', message: `"${cidr}" is not a CIDR` });
+      }
+    }),
+  ),
+  CLIENT_IP_HEADER: z
+    .enum(['x-forwarded-for', 'forwarded'])
+    .default('x-forwarded-for')
+    .describe(
+      'The header the trusted proxies write (`X-Forwarded-For` + `X-Forwarded-Proto`, or RFC 7239 `Forwarded`); the other is ignored.',
+    ),
+  HSTS_MAX_AGE_S: int(
+    '`Strict-Transport-Security` max-age on requests that arrived over TLS (0 = no header).',
+    31_536_000,
+    0,
+  ),
+
+  RATE_LIMIT_ENABLED: bool('Apply the rate-limit policies (turn off only for benchmarks).', true),
+  RATE_LIMIT_LOGIN: rate('`login` policy: login, refresh and logout per client IP.', '10/1m'),
+  RATE_LIMIT_LOGIN_FAILURES: rate(
+    '`login_failures` policy: failed logins per normalised email before the lock-out.',
+    '5/15m',
+  ),
+  LOGIN_LOCKOUT_S: int('How long an email stays locked after too many failed logins.', 900, 1),
+  RATE_LIMIT_REGISTER: rate('`register` policy: registrations per client IP.', '10/1h'),
+  RATE_LIMIT_PASSWORD_RESET: rate(
+    '`password_reset` policy: reset requests and confirmations per client IP.',
+    '5/1h',
+  ),
+  RATE_LIMIT_ACCOUNT: rate('`account` policy: requests per user with a session (JWT).', '100/1m'),
+  RATE_LIMIT_API_KEY_FREE: rate('`api_key` policy, free tier: requests per API key.', '100/1m burst 10'),
+  RATE_LIMIT_API_KEY_PREMIUM: rate('`api_key` policy, premium tier.', '1000/1m burst 50'),
+  RATE_LIMIT_API_KEY_ENTERPRISE: rate('`api_key` policy, enterprise tier.', '10000/1m burst 200'),
+  RATE_LIMIT_POOL_MAX: int(
+    'Connections of the limiter’s own pool (its writes skip the WAL flush wait).',
+    4,
+    1,
+    100,
   ),
 
   MAX_JSON_BODY_BYTES: int('Largest JSON request body; larger ones get 413.', 1024 * 1024, 1024),
@@ -228,6 +293,16 @@ export const envSchema = z.object({
     'Idle keep-alive timeout; keep it above the load balancer idle timeout (e.g. 60 s on AWS ALB).',
     65_000,
     1000,
+  ),
+  HANDLER_TIMEOUT_MS: int(
+    'A request whose handler has not answered within this time gets 504 (uploads excepted: REQUEST_TIMEOUT_MS bounds them).',
+    30_000,
+    100,
+  ),
+  MAX_IN_FLIGHT: int(
+    'Requests one process serves at once; beyond that an immediate 503 `overloaded` with `Retry-After` (health probes excepted).',
+    512,
+    1,
   ),
   SHUTDOWN_DELAY_MS: int(
     'After SIGTERM, keep accepting while /readyz answers 503 so the load balancer stops routing here first.',
@@ -327,11 +402,32 @@ const configSchema = envSchema
       pendingTtlS: env.PENDING_UPLOAD_TTL_S,
     },
     cors: { origins: env.CORS_ORIGINS, credentials: env.CORS_CREDENTIALS },
+    proxies: {
+      trusted: env.TRUSTED_PROXIES.length ? env.TRUSTED_PROXIES : DEFAULT_TRUSTED_PROXIES,
+      header: env.CLIENT_IP_HEADER,
+    },
+    hstsMaxAgeS: env.HSTS_MAX_AGE_S,
+    rateLimits: {
+      enabled: env.RATE_LIMIT_ENABLED,
+      poolMax: env.RATE_LIMIT_POOL_MAX,
+      login: env.RATE_LIMIT_LOGIN,
+      loginFailures: { ...env.RATE_LIMIT_LOGIN_FAILURES, lockoutS: env.LOGIN_LOCKOUT_S },
+      register: env.RATE_LIMIT_REGISTER,
+      passwordReset: env.RATE_LIMIT_PASSWORD_RESET,
+      account: env.RATE_LIMIT_ACCOUNT,
+      apiKey: {
+        free: env.RATE_LIMIT_API_KEY_FREE,
+        premium: env.RATE_LIMIT_API_KEY_PREMIUM,
+        enterprise: env.RATE_LIMIT_API_KEY_ENTERPRISE,
+      },
+    },
     http: {
       maxJsonBodyBytes: env.MAX_JSON_BODY_BYTES,
       headersTimeoutMs: env.HEADERS_TIMEOUT_MS,
       requestTimeoutMs: env.REQUEST_TIMEOUT_MS,
       keepAliveTimeoutMs: env.KEEP_ALIVE_TIMEOUT_MS,
+      handlerTimeoutMs: env.HANDLER_TIMEOUT_MS,
+      maxInFlight: env.MAX_IN_FLIGHT,
       shutdownDelayMs: env.SHUTDOWN_DELAY_MS,
       shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,
     },

@@ -11,13 +11,14 @@ import { isAtHead } from './db/migrations.ts';
 import { Lifecycle } from './platform/lifecycle.ts';
 import type { Logger } from './platform/logger.ts';
 import { PROBLEMS, type ProblemCode, problemTypeUrl } from './platform/problem.ts';
-import { createServices } from './services.ts';
+import { createServices, type Services } from './services.ts';
 import { createStorage } from './storage/storage.ts';
 
 export type RunningServer = {
   url: string;
   server: Server;
   lifecycle: Lifecycle;
+  services: Services;
   /** Drains and stops; resolves when every connection, the pool and the S3 client are closed. */
   shutdown: (reason: string) => Promise<void>;
 };
@@ -101,13 +102,13 @@ export async function startServer(options: {
       clearTimeout(deadline);
       services.runtimeMode.stop();
       services.sweeper.stop();
-      await Promise.allSettled([database.close(), storage.close()]);
+      await Promise.allSettled([database.close(), storage.close(), services.rateLimits.close()]);
       logger.info('shutdown complete');
     })();
     return stopped;
   };
 
-  return { url, server, lifecycle, shutdown };
+  return { url, server, lifecycle, services, shutdown };
 }
 
 const CLIENT_ERROR_CODES: Record<string, ProblemCode> = {

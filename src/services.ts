@@ -11,6 +11,7 @@ import { createDocumentsService } from './modules/documents/documents.service.ts
 import { createSweeper } from './modules/documents/sweeper.ts';
 import { createUsersService } from './modules/users/users.service.ts';
 import type { Logger } from './platform/logger.ts';
+import { createRateLimits } from './platform/rate-limit/rate-limits.ts';
 import { createRuntimeModeStore } from './platform/runtime-mode.ts';
 import type { Storage } from './storage/storage.ts';
 
@@ -27,7 +28,15 @@ export async function createServices(deps: {
   const audit = createAuditService(db);
   const users = createUsersService({ db, audit, quotas: config.quotas });
   const tokens = await createTokenService(config);
-  const sessions = createSessionsService({ db, users, audit, tokens, config });
+  const rateLimits = createRateLimits({ config, databaseUrl: deps.database.url, logger });
+  const sessions = createSessionsService({
+    db,
+    users,
+    audit,
+    tokens,
+    config,
+    loginFailures: rateLimits.loginFailures,
+  });
   const mailer = deps.mailer ?? createMailer(config, logger);
   const runtimeMode = createRuntimeModeStore({ db, pollMs: config.runtimeModePollMs, logger });
   return {
@@ -41,6 +50,7 @@ export async function createServices(deps: {
     passwords: createPasswordsService({ db, users, sessions, audit, mailer, config, logger }),
     apiKeys: createApiKeysService({ db, audit }),
     runtimeMode,
+    rateLimits,
     documents: createDocumentsService({ db, storage, users, audit, config, logger }),
     sweeper: createSweeper({ db, storage, logger, pendingTtlS: config.documents.pendingTtlS }),
     admin: createAdminService({ db, users, sessions, audit, runtimeMode }),

@@ -40,7 +40,7 @@ describe('/docs without a browser', () => {
   it('serves the 4 MB bundle gzipped to clients that accept it', async () => {
     const response = await fetch(`${server.url}/docs/scalar.js`, { headers: { 'accept-encoding': 'gzip' } });
     expect(response.headers.get('content-encoding')).toBe('gzip');
-    expect(response.headers.get('vary')).toBe('Accept-Encoding');
+    expect(response.headers.get('vary')).toBe('Accept-Encoding, Origin');
     const plain = await (
       await fetch(`${server.url}/docs/scalar.js`, { headers: { 'accept-encoding': 'identity' } })
     ).arrayBuffer();

@@ -1,38 +1,7 @@
-import { type ChildProcess, spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { Agent, get } from 'node:http';
-import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { fileURLToPath } from 'node:url';
-import { afterEach, describe, expect, it } from 'vitest';
-import { testEnv } from './support/harness.ts';
-
-const FIXTURE = fileURLToPath(new URL('./fixtures/probe-server.ts', import.meta.url));
-const children: ChildProcess[] = [];
-
-afterEach(() => {
-  for (const child of children.splice(0)) if (child.exitCode === null) child.kill('SIGKILL');
-});
-
-/** Runs the server as its own process (the real start path) and waits for it to listen. */
-async function spawnServer(env: Record<string, string>) {
-  const child = spawn(process.execPath, [FIXTURE], {
-    env: { ...process.env, ...(await testEnv(env)), LOG_LEVEL: 'info' },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  children.push(child);
-  const logs: Record<string, unknown>[] = [];
-  const exited = once(child, 'exit').then(([code]) => ({ code: code as number | null, at: Date.now() }));
-  const url = await new Promise<string>((resolve, reject) => {
-    createInterface({ input: child.stdout! }).on('line', (line) => {
-      const parsed = JSON.parse(line);
-      if (parsed.ready) resolve(parsed.ready);
-      else logs.push(parsed);
-    });
-    child.once('exit', (code) => reject(new Error(`server exited early (${code})`)));
-  });
-  return { child, url, logs, exited };
-}
+import { describe, expect, it } from 'vitest';
+import { spawnServer } from './support/spawn.ts';
 
 type Answer = {
   status: number;

@@ -18,6 +18,7 @@ export function createDatabase(config: Config['database'] & { url: string }) {
   const db = drizzle(sql, { schema, casing: 'snake_case' });
 
   return {
+    url: config.url,
     sql,
     db,
     /** One round trip, abandoned (and cancelled server-side) when `signal` fires. */

@@ -1,4 +1,4 @@
-import { integer, jsonb, pgTable, primaryKey, text } from 'drizzle-orm/pg-core';
+import { bigint, index, integer, jsonb, pgTable, primaryKey, text, varchar } from 'drizzle-orm/pg-core';
 import { timestamptz } from './columns.ts';
 
 /** Cluster-wide settings every instance polls (the runtime mode). */
@@ -24,4 +24,19 @@ export const idempotencyKeys = pgTable(
     lockedUntil: timestamptz().notNull(),
   },
   (t) => [primaryKey({ columns: [t.principal, t.key] })],
+);
+
+/**
+ * rate-limiter-flexible's Postgres store (its column layout: `expire` in epoch ms). The migration makes
+ * it UNLOGGED: counters are ephemeral, so their writes need no WAL.
+ */
+export const rateLimits = pgTable(
+  'rate_limits',
+  {
+    key: varchar({ length: 255 }).primaryKey(),
+    points: integer().notNull().default(0),
+    expire: bigint({ mode: 'number' }),
+  },
+  // The limiter's periodic cleanup deletes by expiry.
+  (t) => [index().on(t.expire)],
 );

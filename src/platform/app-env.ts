@@ -1,5 +1,6 @@
 import type { HttpBindings } from '@hono/node-server';
 import type { Services } from '../services.ts';
+import type { Tier } from './rate-limit/rate-limits.ts';
 
 /** Who is calling: a user through a session (JWT) or through one of their API keys. */
 export type Principal = {
@@ -8,6 +9,8 @@ export type Principal = {
   via: 'session' | 'api_key';
   sessionId?: string;
   apiKeyId?: string;
+  /** The account's tier: it picks the API-key rate-limit policy. */
+  tier: Tier;
 };
 
 /** The Hono environment every route and middleware of the API shares. */
@@ -16,6 +19,10 @@ export type AppEnv = {
   Variables: {
     requestId: string;
     clientIp: string;
+    /** The request reached us over TLS, directly or as a trusted proxy states. */
+    tls: boolean;
+    /** Aborts when the handler timeout expires or the client disconnects; pass it to cancellable work. */
+    signal: AbortSignal;
     services: Services;
     principal?: Principal;
   };

@@ -5,7 +5,7 @@ import { TrieRouter } from 'hono/router/trie-router';
 import { z } from 'zod';
 import type { AppEnv } from './app-env.ts';
 import type { Logger } from './logger.ts';
-import { AppError, type FieldError, problemResponse, toAppError } from './problem.ts';
+import { AppError, type FieldError, PROBLEMS, problemResponse, toAppError } from './problem.ts';
 
 // zod's own text for a missing field ("Invalid input: expected string, received undefined") reads as a type
 // error; clients expect "Required". Process-wide on purpose: every schema of the API answers the same way.
@@ -40,6 +40,10 @@ export const errorHandler =
   (publicUrl: string, logger: Logger): ErrorHandler<AppEnv> =>
   (error, c) => {
     const known = toAppError(error);
+    if (known && known !== error && PROBLEMS[known.code].status >= 500) {
+      // A dependency failed (not our bug, but operators need the cause): logged without the client's details.
+      logger.error({ err: error, code: known.code, route: routePath(c, -1) }, 'dependency failure');
+    }
     if (known) return problemResponse(c, publicUrl, known);
     // Anything else is our bug, a ZodError while building a response included: log it whole, reveal nothing.
     logger.error({ err: error, method: c.req.method, route: routePath(c, -1) }, 'unhandled error');

@@ -1,6 +1,7 @@
 import { createRoute, type OpenAPIHono, type RouteConfig, type z } from '@hono/zod-openapi';
 import type { Env } from 'hono';
 import { PROBLEMS, type ProblemCode, problemSchema } from './problem.ts';
+import { isRateLimit } from './rate-limit/rate-limit.middleware.ts';
 
 type ResponseConfig = RouteConfig['responses'][string];
 
@@ -12,9 +13,30 @@ const REQUEST_ID_HEADER = {
   },
 };
 
-const problem = (...codes: ProblemCode[]): ResponseConfig => ({
+const header = (description: string, type: 'string' | 'integer' = 'string') => ({
+  description,
+  schema: { type },
+});
+
+const RATE_LIMIT_HEADERS = {
+  'RateLimit-Policy': header(
+    'IETF structured field: each policy of the route, `"name";q=<limit>;w=<window s>`.',
+  ),
+  RateLimit: header('IETF structured field: `"name";r=<remaining>;t=<seconds until reset>` per policy.'),
+  'X-RateLimit-Limit': header('Limit of the most constraining policy.', 'integer'),
+  'X-RateLimit-Remaining': header('Requests left in its window.', 'integer'),
+  'X-RateLimit-Reset': header('Seconds until its window resets (never an epoch).', 'integer'),
+};
+
+const RETRY_AFTER = { 'Retry-After': header('Seconds to wait before retrying.', 'integer') };
+
+const problem = (status: number, codes: ProblemCode[], limited: boolean): ResponseConfig => ({
   description: codes.map((code) => `\`${code}\`: ${PROBLEMS[code].description}`).join('\n\n'),
-  headers: REQUEST_ID_HEADER,
+  headers: {
+    ...REQUEST_ID_HEADER,
+    ...(limited ? RATE_LIMIT_HEADERS : {}),
+    ...(status === 429 || status === 503 ? RETRY_AFTER : {}),
+  },
   content: { 'application/problem+json': { schema: problemSchema } },
 });
 
@@ -62,16 +84,28 @@ export function defineRoute<R extends RouteDefinition>({
   ...route
 }: R): Omit<R, 'extraProblems'> {
   const responses: Record<string, ResponseConfig> = {};
+  const middleware = [route.middleware ?? []].flat();
+  const limited = middleware.some(isRateLimit);
   const byStatus = new Map<number, ProblemCode[]>();
-  for (const code of problemCodes(route, extraProblems)) {
+  for (const code of problemCodes(route, [
+    ...extraProblems,
+    ...(limited ? (['rate_limited'] as const) : []),
+  ])) {
     byStatus.set(PROBLEMS[code].status, [...(byStatus.get(PROBLEMS[code].status) ?? []), code]);
   }
-  for (const [status, codes] of byStatus) responses[status] = problem(...codes);
+  for (const [status, codes] of byStatus) responses[status] = problem(status, codes, limited);
   for (const [status, response] of Object.entries(route.responses)) {
     responses[status] =
       '$ref' in response
         ? response
-        : { ...response, headers: { ...REQUEST_ID_HEADER, ...(response.headers ?? {}) } };
+        : {
+            ...response,
+            headers: {
+              ...REQUEST_ID_HEADER,
+              ...(limited ? RATE_LIMIT_HEADERS : {}),
+              ...(response.headers ?? {}),
+            },
+          };
   }
   return createRoute({ ...route, responses }) as unknown as Omit<R, 'extraProblems'>;
 }

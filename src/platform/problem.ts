@@ -218,13 +218,57 @@ const CODE_BY_HTTP_STATUS: Partial<Record<number, ProblemCode>> = {
   504: 'timeout',
 };
 
+// Network failures (Node), postgres.js connection states, and SQLSTATEs of a database that is down,
+// starting, shutting down or out of connections: an outage of a dependency, not a bug of ours.
+const OUTAGE_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EPIPE',
+  'CONNECTION_CLOSED',
+  'CONNECTION_ENDED',
+  'CONNECTION_DESTROYED',
+  'CONNECT_TIMEOUT',
+  '57P01',
+  '57P02',
+  '57P03',
+  '53300',
+]);
+
+function outageOf(error: unknown): 'service_unavailable' | 'timeout' | undefined {
+  for (let current = error, depth = 0; current && depth < 5; depth++) {
+    const code = (current as { code?: unknown }).code;
+    if (typeof code === 'string') {
+      if (OUTAGE_CODES.has(code) || code.startsWith('08')) return 'service_unavailable';
+      if (code === '57014') return 'timeout'; // statement_timeout
+    }
+    current = (current as { cause?: unknown }).cause;
+  }
+  return undefined;
+}
+
 /** Maps any thrown value to an AppError; returns undefined for errors that are our own bugs. */
 export function toAppError(error: unknown): AppError | undefined {
   if (error instanceof AppError) return error;
+  // Work aborted through a signal whose reason is ours (the handler timeout) surfaces as that reason.
+  if (error instanceof Error && error.name === 'AbortError' && error.cause instanceof AppError)
+    return error.cause;
   if (error instanceof HTTPException) {
     const code = CODE_BY_HTTP_STATUS[error.status];
     if (code) return new AppError(code, { detail: detailOf(code, error.message), cause: error });
   }
+  const outage = outageOf(error);
+  if (outage === 'service_unavailable') {
+    return new AppError(outage, {
+      detail: 'A backing service is unreachable',
+      headers: { 'Retry-After': '5' },
+      cause: error,
+    });
+  }
+  if (outage) return new AppError(outage, { cause: error });
   return undefined;
 }
 

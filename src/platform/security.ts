@@ -1,5 +1,7 @@
 import type { MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
+import { cors } from 'hono/cors';
+import type { AppEnv } from './app-env.ts';
 import { AppError } from './problem.ts';
 
 /** The API's JSON answers load nothing and may be framed by nobody. */
@@ -19,13 +21,65 @@ const STATIC_HEADERS: Record<string, string> = {
  * Set explicitly rather than through hono/secure-headers, whose defaults differ from the contract
  * (SAMEORIGIN framing, HSTS on plain HTTP, no CSP). A route that serves a page sets its own CSP first.
  */
-export const securityHeaders = (): MiddlewareHandler => async (c, next) => {
-  await next();
-  const headers = c.res.headers;
-  for (const [name, value] of Object.entries(STATIC_HEADERS)) headers.set(name, value);
-  if (!headers.has('Content-Security-Policy')) headers.set('Content-Security-Policy', API_CSP);
-  headers.delete('X-Powered-By');
-};
+export const securityHeaders =
+  (options: { hstsMaxAgeS: number }): MiddlewareHandler<AppEnv> =>
+  async (c, next) => {
+    await next();
+    const headers = c.res.headers;
+    for (const [name, value] of Object.entries(STATIC_HEADERS)) headers.set(name, value);
+    if (!headers.has('Content-Security-Policy')) headers.set('Content-Security-Policy', API_CSP);
+    headers.delete('X-Powered-By');
+    // Over plain HTTP the header means nothing to browsers and only misleads; clientIp() decides `tls`.
+    if (c.var.tls && options.hstsMaxAgeS > 0) {
+      headers.set('Strict-Transport-Security', `max-age=${options.hstsMaxAgeS}; includeSubDomains`);
+    }
+  };
+
+/** Headers a browser client may read besides the CORS-safelisted ones (API.md). */
+const EXPOSED_HEADERS = [
+  'X-Request-ID',
+  'RateLimit',
+  'RateLimit-Policy',
+  'X-RateLimit-Limit',
+  'X-RateLimit-Remaining',
+  'X-RateLimit-Reset',
+  'Retry-After',
+  'ETag',
+  'Location',
+  'Deprecation',
+  'Sunset',
+  'Link',
+  'Idempotent-Replayed',
+  'Content-Disposition',
+];
+
+/** CORS for the listed origins only (never a reflected `*`); `Vary: Origin` on every answer. */
+export function corsPolicy(options: { origins: string[]; credentials: boolean }): MiddlewareHandler {
+  const allowed = new Set(options.origins);
+  const wildcard = allowed.has('*');
+  const handler = cors({
+    origin: (origin) => (wildcard ? '*' : allowed.has(origin) ? origin : null),
+    credentials: options.credentials,
+    allowMethods: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'],
+    allowHeaders: [
+      'Authorization',
+      'Content-Type',
+      'Idempotency-Key',
+      'If-Match',
+      'If-None-Match',
+      'Range',
+      'X-Request-ID',
+    ],
+    exposeHeaders: EXPOSED_HEADERS,
+    maxAge: 600,
+  });
+  return async (c, next) => {
+    const preflight = await handler(c, next);
+    if (preflight) c.res = preflight;
+    const vary = c.res.headers.get('Vary') ?? '';
+    if (!/(^|,)\s*origin\s*(,|$)/i.test(vary)) c.res.headers.append('Vary', 'Origin');
+  };
+}
 
 const STREAMED_BODY = /^multipart\/form-data/i;
 

@@ -71,7 +71,8 @@ export const probeModule = (): ApiModule => ({
     .openapi(badResponse, (c) => c.json(itemSchema.parse({ id: 42, name: null }), 200))
     .openapi(slow, async (c) => {
       const { ms } = c.req.valid('query');
-      await sleep(ms);
+      // Like real work, it stops when the handler timeout or a client disconnect aborts the signal.
+      await sleep(ms, undefined, { signal: c.var.signal });
       return c.json({ slept_ms: ms }, 200);
     }),
 });

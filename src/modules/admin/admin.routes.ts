@@ -4,10 +4,10 @@ import { publicIdSchema } from '../../platform/ids.ts';
 import { defineRoute, jsonBody, jsonContent } from '../../platform/openapi.ts';
 import { RUNTIME_MODES } from '../../platform/runtime-mode.ts';
 import { AUDIT_EVENT_TYPES } from '../audit/audit.service.ts';
-import { requireUser, SESSION_OR_KEY } from '../auth/authenticate.ts';
+import { authenticated, SESSION_OR_KEY } from '../auth/authenticate.ts';
 import { roleSchema, tierSchema, userSchema } from '../users/users.schemas.ts';
 
-const admin = { tags: ['Admin'], security: SESSION_OR_KEY, middleware: [requireUser({ admin: true })] };
+const admin = { tags: ['Admin'], security: SESSION_OR_KEY, middleware: [...authenticated({ admin: true })] };
 const page = <T extends z.ZodType>(item: T) =>
   z.object({
     data: z.array(item),

@@ -2,7 +2,7 @@ import { z } from '@hono/zod-openapi';
 import { idempotencyKeyHeader, idempotent } from '../../platform/idempotency.ts';
 import { publicIdSchema, toPublicId } from '../../platform/ids.ts';
 import { defineRoute, jsonBody } from '../../platform/openapi.ts';
-import { requireUser, SESSION_ONLY } from '../auth/authenticate.ts';
+import { authenticated, SESSION_ONLY } from '../auth/authenticate.ts';
 import type { ApiKeyRow } from './api-keys.tables.ts';
 
 export const apiKeySchema = z
@@ -34,7 +34,7 @@ export const createApiKeyRoute = defineRoute({
   operationId: 'createApiKey',
   summary: 'Create an API key (its secret is shown once)',
   security: SESSION_ONLY,
-  middleware: [requireUser({ sessionOnly: true }), idempotent()] as const,
+  middleware: [...authenticated({ sessionOnly: true }), idempotent()] as const,
   request: {
     headers: idempotencyKeyHeader,
     body: jsonBody(
@@ -73,7 +73,7 @@ export const listApiKeysRoute = defineRoute({
   operationId: 'listApiKeys',
   summary: 'List the account’s active API keys (never their secrets)',
   security: SESSION_ONLY,
-  middleware: [requireUser({ sessionOnly: true })] as const,
+  middleware: [...authenticated({ sessionOnly: true })] as const,
   responses: {
     200: {
       description: 'Active keys, newest first',
@@ -89,7 +89,7 @@ export const revokeApiKeyRoute = defineRoute({
   operationId: 'revokeApiKey',
   summary: 'Revoke an API key; it stops working at once on every instance',
   security: SESSION_ONLY,
-  middleware: [requireUser({ sessionOnly: true })] as const,
+  middleware: [...authenticated({ sessionOnly: true })] as const,
   request: { params: z.object({ id: publicIdSchema('key') }) },
   responses: { 204: { description: 'Revoked' } },
 });

@@ -1,5 +1,6 @@
 import { z } from '@hono/zod-openapi';
 import { defineRoute, jsonBody } from '../../platform/openapi.ts';
+import { rateLimit } from '../../platform/rate-limit/rate-limit.middleware.ts';
 import { emailSchema, nameSchema, passwordSchema, userSchema } from '../users/users.schemas.ts';
 
 export const REFRESH_COOKIE_DOC =
@@ -23,6 +24,7 @@ const issuedResponse = (description: string) => ({
 export const registerRoute = defineRoute({
   method: 'post',
   path: '/v1/auth/register',
+  middleware: [rateLimit('register')] as const,
   tags: ['Auth'],
   operationId: 'register',
   summary: 'Create an account',
@@ -41,6 +43,7 @@ export const registerRoute = defineRoute({
 export const loginRoute = defineRoute({
   method: 'post',
   path: '/v1/auth/login',
+  middleware: [rateLimit('login')] as const,
   tags: ['Auth'],
   operationId: 'login',
   summary: 'Sign in',
@@ -54,6 +57,7 @@ export const loginRoute = defineRoute({
 export const refreshRoute = defineRoute({
   method: 'post',
   path: '/v1/auth/refresh',
+  middleware: [rateLimit('login')] as const,
   tags: ['Auth'],
   operationId: 'refresh',
   summary: 'Rotate the refresh cookie and get a new access token',
@@ -67,6 +71,7 @@ export const refreshRoute = defineRoute({
 export const logoutRoute = defineRoute({
   method: 'post',
   path: '/v1/auth/logout',
+  middleware: [rateLimit('login')] as const,
   tags: ['Auth'],
   operationId: 'logout',
   summary: 'End the session of the refresh cookie',
@@ -77,6 +82,7 @@ export const logoutRoute = defineRoute({
 export const passwordResetRoute = defineRoute({
   method: 'post',
   path: '/v1/auth/password-reset',
+  middleware: [rateLimit('password_reset')] as const,
   tags: ['Auth'],
   operationId: 'requestPasswordReset',
   summary: 'Mail a password reset token',
@@ -88,6 +94,7 @@ export const passwordResetRoute = defineRoute({
 export const passwordResetConfirmRoute = defineRoute({
   method: 'post',
   path: '/v1/auth/password-reset/confirm',
+  middleware: [rateLimit('password_reset')] as const,
   tags: ['Auth'],
   operationId: 'confirmPasswordReset',
   summary: 'Set a new password with a reset token',

@@ -1,6 +1,7 @@
 import type { MiddlewareHandler } from 'hono';
 import type { AppEnv, Principal } from '../../platform/app-env.ts';
 import { AppError } from '../../platform/problem.ts';
+import { rateLimit } from '../../platform/rate-limit/rate-limit.middleware.ts';
 
 const CHALLENGE = { 'WWW-Authenticate': 'Bearer realm="stowage"' };
 
@@ -30,7 +31,7 @@ export const requireUser =
     const token = match[1]!;
     const { tokens, sessions, apiKeys, users } = c.var.services;
 
-    let principal: Omit<Principal, 'role'>;
+    let principal: Omit<Principal, 'role' | 'tier'>;
     if (token.startsWith('sk_')) {
       const key = await apiKeys.authenticate(token);
       principal = { userId: key.userId, via: 'api_key', apiKeyId: key.keyId };
@@ -53,9 +54,13 @@ export const requireUser =
         detail: 'This operation needs a session; API keys cannot perform it',
       });
     }
-    c.set('principal', { ...principal, role: user.role });
+    c.set('principal', { ...principal, role: user.role, tier: user.tier });
     await next();
   };
+
+/** Authentication, then the caller's rate limit (per user for a session, per key for an API key). */
+export const authenticated = (requirement: Requirement = {}) =>
+  [requireUser(requirement), rateLimit('principal')] as const;
 
 /** The principal a `requireUser` middleware has set (a route without one is a programming error). */
 export function principalOf(c: { var: { principal?: Principal } }): Principal {

@@ -3,6 +3,7 @@ import type { Config } from '../../config.ts';
 import type { Db, Tx } from '../../db/client.ts';
 import { newUuid } from '../../platform/ids.ts';
 import { AppError } from '../../platform/problem.ts';
+import type { RateLimits } from '../../platform/rate-limit/rate-limits.ts';
 import { randomToken, sha256 } from '../../platform/secrets.ts';
 import type { AuditContext, AuditService } from '../audit/audit.service.ts';
 import type { UsersService } from '../users/users.service.ts';
@@ -22,8 +23,9 @@ export function createSessionsService(deps: {
   audit: AuditService;
   tokens: TokenService;
   config: Config;
+  loginFailures: RateLimits['loginFailures'];
 }) {
-  const { db, users, audit, tokens, config } = deps;
+  const { db, users, audit, tokens, config, loginFailures } = deps;
   const ttlMs = config.auth.refreshTokenTtlS * 1000;
 
   async function issueRefreshToken(tx: Tx, sessionId: string): Promise<string> {
@@ -54,8 +56,11 @@ export function createSessionsService(deps: {
   return {
     /** Same answer, in about the same time, for an unknown email and a wrong password. */
     async login(input: { email: string; password: string }, client: Client): Promise<Issued> {
+      // Locked emails are refused before any hashing, whichever IP the guesses come from.
+      await loginFailures.assertNotLocked(input.email);
       const user = await users.findByEmail(input.email);
       if (!(await verifyPassword(user?.passwordHash, input.password))) {
+        await loginFailures.recordFailure(input.email);
         await audit.recordAlone({
           ...client,
           actorId: user?.id,
@@ -64,6 +69,7 @@ export function createSessionsService(deps: {
         });
         throw new AppError('invalid_credentials');
       }
+      await loginFailures.reset(input.email);
       if (user!.disabledAt) {
         await audit.recordAlone({
           ...client,

@@ -3,7 +3,7 @@ import { pageQuery } from '../../platform/cursor.ts';
 import { idempotencyKeyHeader, idempotent } from '../../platform/idempotency.ts';
 import { publicIdSchema, toPublicId } from '../../platform/ids.ts';
 import { defineRoute, jsonBody, jsonContent } from '../../platform/openapi.ts';
-import { requireUser, SESSION_OR_KEY } from '../auth/authenticate.ts';
+import { authenticated, SESSION_OR_KEY } from '../auth/authenticate.ts';
 import type { DocumentRow } from './documents.tables.ts';
 
 export const documentSchema = z
@@ -47,7 +47,7 @@ export const uploadDocumentRoute = defineRoute({
     '`metadata` (optional JSON object, ≤ 4 KiB). The upload is cut off with 413 as soon as it passes ' +
     '`MAX_UPLOAD_BYTES` (`payload_too_large`) or the remaining quota (`quota_exceeded`); a failed upload ' +
     'leaves nothing behind. `Idempotency-Key` makes retries safe.',
-  middleware: [requireUser(), idempotent({ streamedBody: true })],
+  middleware: [...authenticated(), idempotent({ streamedBody: true })],
   request: {
     headers: idempotencyKeyHeader,
     body: {
@@ -88,7 +88,7 @@ export const listDocumentsRoute = defineRoute({
   path: '/v1/documents',
   operationId: 'listDocuments',
   summary: 'List documents',
-  middleware: [requireUser()],
+  middleware: [...authenticated()],
   request: {
     query: z.object({
       ...pageQuery,
@@ -117,7 +117,7 @@ export const getDocumentRoute = defineRoute({
   path: '/v1/documents/{id}',
   operationId: 'getDocument',
   summary: 'A document’s metadata',
-  middleware: [requireUser()],
+  middleware: [...authenticated()],
   request: { params, headers: z.object({ 'if-none-match': z.string().max(1024).optional() }) },
   responses: {
     200: { description: 'The document', headers: etagHeader, content: jsonContent(documentSchema) },
@@ -134,7 +134,7 @@ export const getContentRoute = defineRoute({
   description:
     'Streams the document with `Content-Disposition: attachment`. `Range: bytes=…` (one range) answers 206, an ' +
     'unsatisfiable range 416. `?redirect=true` answers 302 to a presigned URL valid 5 minutes.',
-  middleware: [requireUser()],
+  middleware: [...authenticated()],
   request: {
     params,
     query: z.object({ redirect: z.enum(['true', 'false']).default('false') }),
@@ -166,7 +166,7 @@ export const updateDocumentRoute = defineRoute({
   operationId: 'updateDocument',
   summary: 'Rename a document or replace its metadata',
   description: 'With `If-Match`, a stale ETag answers 412 `precondition_failed`.',
-  middleware: [requireUser()],
+  middleware: [...authenticated()],
   request: {
     params,
     headers: z.object({ 'if-match': z.string().max(1024).optional() }),
@@ -197,7 +197,7 @@ export const deleteDocumentRoute = defineRoute({
   path: '/v1/documents/{id}',
   operationId: 'deleteDocument',
   summary: 'Delete a document; its quota is released at once',
-  middleware: [requireUser()],
+  middleware: [...authenticated()],
   request: { params },
   responses: { 204: { description: 'Deleted' } },
 });

@@ -1,6 +1,6 @@
 import { z } from '@hono/zod-openapi';
 import { defineRoute, jsonBody } from '../../platform/openapi.ts';
-import { requireUser, SESSION_ONLY, SESSION_OR_KEY } from '../auth/authenticate.ts';
+import { authenticated, SESSION_ONLY, SESSION_OR_KEY } from '../auth/authenticate.ts';
 import { nameSchema, passwordSchema, userSchema } from './users.schemas.ts';
 
 const userResponse = { content: { 'application/json': { schema: userSchema } } };
@@ -12,7 +12,7 @@ export const getMeRoute = defineRoute({
   operationId: 'getMe',
   summary: 'The signed-in account, with its quota and usage',
   security: SESSION_OR_KEY,
-  middleware: [requireUser()] as const,
+  middleware: [...authenticated()] as const,
   responses: { 200: { description: 'The account', ...userResponse } },
 });
 
@@ -23,7 +23,7 @@ export const updateMeRoute = defineRoute({
   operationId: 'updateMe',
   summary: 'Rename the account',
   security: SESSION_OR_KEY,
-  middleware: [requireUser()] as const,
+  middleware: [...authenticated()] as const,
   request: {
     body: jsonBody(z.object({ name: nameSchema.nullable() })),
   },
@@ -37,7 +37,7 @@ export const changePasswordRoute = defineRoute({
   operationId: 'changePassword',
   summary: 'Change the password; every other session is revoked',
   security: SESSION_ONLY,
-  middleware: [requireUser({ sessionOnly: true })] as const,
+  middleware: [...authenticated({ sessionOnly: true })] as const,
   request: {
     body: jsonBody(z.object({ current_password: z.string().min(1).max(128), password: passwordSchema })),
   },

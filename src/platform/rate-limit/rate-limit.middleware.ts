@@ -1,0 +1,50 @@
+import type { MiddlewareHandler } from 'hono';
+import type { AppEnv } from '../app-env.ts';
+import { AppError } from '../problem.ts';
+import { type PolicyName, rateLimitHeaders } from './rate-limits.ts';
+
+/** `principal`: `account` for a session, `api_key` (by the account's tier) for an API key. */
+export type RoutePolicy = Exclude<PolicyName, 'account' | 'api_key'> | 'principal';
+
+/** The middleware carries its policy so `defineRoute` can document the headers and the 429. */
+export type RateLimitMiddleware = MiddlewareHandler<AppEnv> & { rateLimitPolicy: RoutePolicy };
+
+export const isRateLimit = (middleware: unknown): middleware is RateLimitMiddleware =>
+  typeof middleware === 'function' && 'rateLimitPolicy' in middleware;
+
+/**
+ * Counts the request against the route's policy: by client IP before authentication, by user or API key
+ * after it. Every answer of the route carries the rate-limit headers; over the limit it is a 429.
+ */
+export function rateLimit(policy: RoutePolicy): RateLimitMiddleware {
+  const middleware: MiddlewareHandler<AppEnv> = async (c, next) => {
+    const limits = c.var.services.rateLimits;
+    if (!limits.enabled) return next();
+    const principal = c.var.principal;
+    if (policy === 'principal' && !principal) throw new Error('rateLimit("principal") before requireUser()');
+    const decision =
+      policy !== 'principal'
+        ? await limits.consume(policy, c.var.clientIp)
+        : principal!.via === 'api_key'
+          ? await limits.consume('api_key', principal!.apiKeyId!, principal!.tier)
+          : await limits.consume('account', principal!.userId);
+    const headers = rateLimitHeaders(decision.windows, !decision.allowed);
+    if (!decision.allowed) {
+      const refused = decision.windows.find((w) => w.remaining === 0) ?? decision.windows[0]!;
+      throw new AppError('rate_limited', {
+        detail: `Rate limit "${refused.policy}" reached (${refused.limit} per ${refused.windowS} s); retry in ${headers['Retry-After']} s`,
+        headers,
+      });
+    }
+    await next();
+    const inner = c.res.headers.get('RateLimit-Policy');
+    if (inner) {
+      // A policy applied further in (the login lock-out) answered: list both, keep its figures.
+      c.res.headers.set('RateLimit-Policy', `${headers['RateLimit-Policy']}, ${inner}`);
+      c.res.headers.set('RateLimit', `${headers.RateLimit}, ${c.res.headers.get('RateLimit')}`);
+      return;
+    }
+    for (const [name, value] of Object.entries(headers)) c.res.headers.set(name, value);
+  };
+  return Object.assign(middleware, { rateLimitPolicy: policy });
+}

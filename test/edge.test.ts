@@ -1,0 +1,124 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { startTestServer, type TestServer } from './support/harness.ts';
+import { probeModule } from './support/probe-module.ts';
+
+let server: TestServer;
+
+beforeAll(async () => {
+  server = await startTestServer({
+    env: {
+      MAX_IN_FLIGHT: '2',
+      HANDLER_TIMEOUT_MS: '400',
+      CORS_ORIGINS: 'https://app.example.com',
+      CORS_CREDENTIALS: 'true',
+    },
+    modules: [probeModule()],
+  });
+});
+
+const get = (path: string, headers: Record<string, string> = {}) =>
+  fetch(`${server.url}${path}`, { headers });
+
+describe('edge protection', () => {
+  it('sheds load: beyond MAX_IN_FLIGHT an immediate 503 overloaded with Retry-After; probes still answer', async () => {
+    const slow = [get('/probe/slow?ms=300'), get('/probe/slow?ms=300')];
+    await new Promise((resolve) => setTimeout(resolve, 60));
+    const started = performance.now();
+    const shed = await get('/probe/slow?ms=0');
+    expect(performance.now() - started).toBeLessThan(100);
+    expect(shed.status).toBe(503);
+    expect(shed.headers.get('retry-after')).toBe('1');
+    expect(shed.headers.get('content-type')).toBe('application/problem+json');
+    const body = (await shed.json()) as Record<string, unknown>;
+    expect(body).toMatchObject({
+      status: 503,
+      code: 'overloaded',
+      detail: 'This instance is serving its maximum of 2 requests',
+    });
+    expect(body.request_id).toBe(shed.headers.get('x-request-id'));
+    expect((await get('/livez')).status).toBe(200);
+    expect((await Promise.all(slow)).map((r) => r.status)).toEqual([200, 200]);
+    expect((await get('/probe/slow?ms=0')).status).toBe(200);
+  });
+
+  it('a handler that outlives HANDLER_TIMEOUT_MS gets 504 timeout, and its signal aborts', async () => {
+    const started = performance.now();
+    const response = await get('/probe/slow?ms=5000');
+    const elapsed = performance.now() - started;
+    expect(response.status).toBe(504);
+    expect(elapsed).toBeGreaterThan(390);
+    expect(elapsed).toBeLessThan(1500);
+    expect(await response.json()).toMatchObject({ code: 'timeout', detail: 'No response within 400 ms' });
+    // The aborted sleep freed its in-flight slot: the next request is served, not shed.
+    expect((await get('/probe/slow?ms=0')).status).toBe(200);
+  });
+
+  it('security headers exactly per API.md; HSTS only over TLS stated by a trusted proxy', async () => {
+    const plain = await get('/v1/me');
+    expect(
+      Object.fromEntries(
+        [...plain.headers].filter(([name]) => !['date', 'content-length', 'x-request-id'].includes(name)),
+      ),
+    ).toEqual({
+      'access-control-allow-credentials': 'true',
+      'access-control-expose-headers': expect.any(String),
+      'cache-control': 'no-store',
+      'content-security-policy': "default-src 'none'; frame-ancestors 'none'",
+      'content-type': 'application/problem+json',
+      'cross-origin-opener-policy': 'same-origin',
+      'cross-origin-resource-policy': 'same-origin',
+      'permissions-policy': expect.stringContaining('camera=()'),
+      'referrer-policy': 'no-referrer',
+      vary: 'Origin',
+      'www-authenticate': 'Bearer realm="stowage"',
+      'x-content-type-options': 'nosniff',
+      'x-frame-options': 'DENY',
+      connection: 'keep-alive',
+      'keep-alive': expect.any(String),
+    });
+    const tls = await get('/livez', { 'x-forwarded-proto': 'https' });
+    expect(tls.headers.get('strict-transport-security')).toBe('max-age=31536000; includeSubDomains');
+    expect(
+      (await get('/livez', { 'x-forwarded-proto': 'http' })).headers.get('strict-transport-security'),
+    ).toBeNull();
+  });
+
+  it('CORS: listed origins only, with Vary: Origin, credentials and the exposed headers', async () => {
+    const preflight = await fetch(`${server.url}/v1/documents`, {
+      method: 'OPTIONS',
+      headers: {
+        origin: 'https://app.example.com',
+        'access-control-request-method': 'POST',
+        'access-control-request-headers': 'authorization, idempotency-key',
+      },
+    });
+    expect(preflight.status).toBe(204);
+    expect(preflight.headers.get('access-control-allow-origin')).toBe('https://app.example.com');
+    expect(preflight.headers.get('access-control-allow-credentials')).toBe('true');
+    expect(preflight.headers.get('access-control-allow-methods')).toBe('GET,HEAD,POST,PUT,PATCH,DELETE');
+    expect(preflight.headers.get('access-control-allow-headers')).toContain('Idempotency-Key');
+    expect(preflight.headers.get('vary')).toContain('Origin');
+
+    const allowed = await get('/livez', { origin: 'https://app.example.com' });
+    expect(allowed.headers.get('access-control-allow-origin')).toBe('https://app.example.com');
+    expect(allowed.headers.get('access-control-expose-headers')?.split(',')).toEqual(
+      expect.arrayContaining([
+        'X-Request-ID',
+        'RateLimit',
+        'RateLimit-Policy',
+        'Retry-After',
+        'ETag',
+        'Location',
+        'Deprecation',
+        'Sunset',
+        'Link',
+        'Idempotent-Replayed',
+      ]),
+    );
+    expect(allowed.headers.get('vary')).toBe('Origin');
+
+    const foreign = await get('/livez', { origin: 'https://evil.example.net' });
+    expect(foreign.headers.get('access-control-allow-origin')).toBeNull();
+    expect(foreign.headers.get('vary')).toBe('Origin');
+  });
+});
