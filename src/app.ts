@@ -59,7 +59,7 @@ export function createApp(deps: AppDeps) {
     c.set('services', services);
     await next();
   });
-  app.use('*', accessLog(logger));
+  app.use('*', accessLog(logger, config.observability));
   app.use('*', securityHeaders({ hstsMaxAgeS: config.hstsMaxAgeS }));
   app.use('*', corsPolicy(config.cors));
   app.use('*', loadShedding(config.http.maxInFlight));

@@ -114,6 +114,17 @@ export const envSchema = z.object({
     .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
     .default('info')
     .describe('pino log level.'),
+  SERVER_TIMING: boolText
+    .optional()
+    .describe(
+      'Send `Server-Timing: total, db (query count)` on every response. Default: on in development only.',
+    ),
+  SLOW_REQUEST_MS: int('Requests slower than this log a warn line (3× this: an error line).', 500, 1),
+  SLOW_QUERY_MS: int(
+    'Queries slower than this log a warn line with their SQL text, never the parameters (0 logs every query).',
+    100,
+    0,
+  ),
   DATA_DIR: z
     .string()
     .min(1)
@@ -304,6 +315,17 @@ export const envSchema = z.object({
     512,
     1,
   ),
+  WEB_CONCURRENCY: int(
+    'Worker processes (node:cluster) sharing the port. 1 = a single process, the right default in containers: scale with replicas, and raise it only on a VM or a container given several CPUs (about one per core).',
+    1,
+    1,
+    64,
+  ),
+  MAX_REQUESTS_PER_WORKER: int(
+    'With WEB_CONCURRENCY > 1: a worker is replaced after about this many requests (±10 % jitter), its replacement listening before it drains (0 = never).',
+    0,
+    0,
+  ),
   SHUTDOWN_DELAY_MS: int(
     'After SIGTERM, keep accepting while /readyz answers 503 so the load balancer stops routing here first.',
     0,
@@ -358,6 +380,11 @@ const configSchema = envSchema
     port: env.PORT,
     publicUrl: (env.PUBLIC_URL ?? `http://localhost:${env.PORT}`).replace(/\/+$/, ''),
     logLevel: env.LOG_LEVEL,
+    observability: {
+      serverTiming: env.SERVER_TIMING ?? env.NODE_ENV === 'development',
+      slowRequestMs: env.SLOW_REQUEST_MS,
+      slowQueryMs: env.SLOW_QUERY_MS,
+    },
     dataDir: env.DATA_DIR,
     database: {
       url: env.DATABASE_URL,
@@ -420,6 +447,10 @@ const configSchema = envSchema
         premium: env.RATE_LIMIT_API_KEY_PREMIUM,
         enterprise: env.RATE_LIMIT_API_KEY_ENTERPRISE,
       },
+    },
+    process: {
+      webConcurrency: env.WEB_CONCURRENCY,
+      maxRequestsPerWorker: env.MAX_REQUESTS_PER_WORKER,
     },
     http: {
       maxJsonBodyBytes: env.MAX_JSON_BODY_BYTES,

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { type AddressInfo, Server as NetServer } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { serve } from '@hono/node-server';
 import { type ApiModule, createApp } from './app.ts';
@@ -14,13 +14,16 @@ import { PROBLEMS, type ProblemCode, problemTypeUrl } from './platform/problem.t
 import { createServices, type Services } from './services.ts';
 import { createStorage } from './storage/storage.ts';
 
+const RECYCLE_DRAIN_MS = 1000;
+const IDLE_GRACE_MS = 250;
+
 export type RunningServer = {
   url: string;
   server: Server;
   lifecycle: Lifecycle;
   services: Services;
   /** Drains and stops; resolves when every connection, the pool and the S3 client are closed. */
-  shutdown: (reason: string) => Promise<void>;
+  shutdown: (reason: string, options?: { recycle?: boolean }) => Promise<void>;
 };
 
 export async function startServer(options: {
@@ -38,7 +41,10 @@ export async function startServer(options: {
     ]);
   }
   const lifecycle = new Lifecycle();
-  const database = createDatabase({ ...config.database, url: databaseUrl });
+  const database = createDatabase(
+    { ...config.database, url: databaseUrl },
+    { logger, slowQueryMs: config.observability.slowQueryMs },
+  );
   const storage = createStorage({ ...config.s3, endpoint });
   const services = await createServices({ config, database, storage, logger });
   await services.runtimeMode.start();
@@ -80,16 +86,27 @@ export async function startServer(options: {
   logger.info({ url, env: config.env }, 'listening');
 
   let stopped: Promise<void> | undefined;
-  const shutdown = (reason: string) => {
+  const shutdown = (reason: string, options: { recycle?: boolean } = {}) => {
     stopped ??= (async () => {
-      lifecycle.markStopping();
+      // A recycled worker keeps answering /readyz (its siblings keep the instance up) and always drains
+      // for a moment: every answer closes its connection, so no busy keep-alive socket is cut.
+      const delayMs = options.recycle
+        ? Math.max(config.http.shutdownDelayMs, RECYCLE_DRAIN_MS)
+        : config.http.shutdownDelayMs;
+      if (options.recycle) lifecycle.markDraining();
+      else lifecycle.markStopping();
       logger.info(
-        { reason, delay_ms: config.http.shutdownDelayMs },
-        'shutdown started: /readyz now answers 503',
+        { reason, delay_ms: delayMs },
+        options.recycle ? 'recycling: draining connections' : 'shutdown started: /readyz now answers 503',
       );
-      if (config.http.shutdownDelayMs > 0) await sleep(config.http.shutdownDelayMs);
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      // close() alone leaves idle keep-alive sockets open until their timeout (PITFALLS: 4.9 s → 0.9 s).
+      if (delayMs > 0) await sleep(delayMs);
+      // net.Server's close stops accepting without http.Server's immediate closeIdleConnections(): a
+      // connection accepted a moment ago (in a cluster: just handed over by the primary) has not sent its
+      // request yet, counts as idle, and would be reset. It gets a moment to send it, and is then answered
+      // with `Connection: close` like every other in-flight request.
+      const closed = new Promise<void>((resolve) => NetServer.prototype.close.call(server, () => resolve()));
+      await sleep(IDLE_GRACE_MS);
+      // Idle keep-alive sockets would otherwise stay open until their timeout (PITFALLS: 4.9 s → 0.9 s).
       server.closeIdleConnections();
       const deadline = setTimeout(() => {
         logger.warn(

@@ -1,4 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
+import { api } from './support/api.ts';
 import { startTestServer, type TestServer } from './support/harness.ts';
 import { probeModule } from './support/probe-module.ts';
 
@@ -11,6 +12,9 @@ beforeAll(async () => {
       HANDLER_TIMEOUT_MS: '400',
       CORS_ORIGINS: 'https://app.example.com',
       CORS_CREDENTIALS: 'true',
+      SERVER_TIMING: 'true',
+      SLOW_REQUEST_MS: '100',
+      SLOW_QUERY_MS: '0',
     },
     modules: [probeModule()],
   });
@@ -69,6 +73,7 @@ describe('edge protection', () => {
       'cross-origin-resource-policy': 'same-origin',
       'permissions-policy': expect.stringContaining('camera=()'),
       'referrer-policy': 'no-referrer',
+      'server-timing': expect.stringMatching(/^total;dur=[\d.]+, db;dur=[\d.]+;desc="\d+ queries"$/),
       vary: 'Origin',
       'www-authenticate': 'Bearer realm="stowage"',
       'x-content-type-options': 'nosniff',
@@ -120,5 +125,45 @@ describe('edge protection', () => {
     const foreign = await get('/livez', { origin: 'https://evil.example.net' });
     expect(foreign.headers.get('access-control-allow-origin')).toBeNull();
     expect(foreign.headers.get('vary')).toBe('Origin');
+  });
+
+  it('Server-Timing counts the request’s queries; slow requests and slow queries are logged', async () => {
+    const session = await api(server).signUp('timing');
+    const me = await get('/v1/me', {
+      authorization: `Bearer ${session.accessToken}`,
+      'x-request-id': 'timing-1',
+    });
+    expect(me.status).toBe(200);
+    const timing = /^total;dur=([\d.]+), db;dur=([\d.]+);desc="(\d+) queries"$/.exec(
+      me.headers.get('server-timing') ?? '',
+    );
+    expect(timing, me.headers.get('server-timing') ?? 'no Server-Timing').not.toBeNull();
+    const line = server.logs.lines.find((l) => l.msg === 'request' && l.request_id === 'timing-1')!;
+    expect(line.db_queries).toBe(Number(timing![3]));
+    expect(line.db_queries).toBeGreaterThanOrEqual(2); // the account and the session, then the handler's
+    expect(Number(timing![2])).toBeLessThanOrEqual(Number(timing![1]));
+
+    const slowQueries = server.logs.lines.filter(
+      (l) => l.msg === 'slow query' && l.request_id === 'timing-1',
+    );
+    expect(slowQueries.length).toBeGreaterThan(0);
+    for (const q of slowQueries) {
+      expect(q.level).toBe('warn');
+      expect(String(q.query)).toMatch(/^select /);
+      expect(String(q.query)).not.toContain(session.user.id as string);
+    }
+
+    await get('/probe/slow?ms=150', { 'x-request-id': 'slow-1' });
+    await get('/probe/slow?ms=350', { 'x-request-id': 'slow-2' });
+    const slow = server.logs.lines.filter((l) => l.msg === 'slow request');
+    expect(slow.find((l) => l.request_id === 'slow-1')).toMatchObject({
+      level: 'warn',
+      route: '/probe/slow',
+      threshold_ms: 100,
+    });
+    expect(slow.find((l) => l.request_id === 'slow-2')).toMatchObject({
+      level: 'error',
+      route: '/probe/slow',
+    });
   });
 });

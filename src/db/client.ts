@@ -1,13 +1,14 @@
 import { drizzle } from 'drizzle-orm/postgres-js';
 import postgres from 'postgres';
 import type { Config } from '../config.ts';
+import { type QueryTimingOptions, withQueryTiming } from './query-timing.ts';
 import * as schema from './schema.ts';
 
 export type Database = ReturnType<typeof createDatabase>;
 
 /** The API's pool. Every connection carries the statement timeout, so no query outlives a request. */
-export function createDatabase(config: Config['database'] & { url: string }) {
-  const sql = postgres(config.url, {
+export function createDatabase(config: Config['database'] & { url: string }, timing?: QueryTimingOptions) {
+  const raw = postgres(config.url, {
     max: config.poolMax,
     connect_timeout: config.connectTimeoutS,
     idle_timeout: config.idleTimeoutS,
@@ -15,6 +16,7 @@ export function createDatabase(config: Config['database'] & { url: string }) {
     connection: { application_name: 'stowage-api', statement_timeout: config.statementTimeoutMs },
     onnotice: () => {},
   });
+  const sql = timing ? withQueryTiming(raw, timing) : raw;
   const db = drizzle(sql, { schema, casing: 'snake_case' });
 
   return {

@@ -2,13 +2,20 @@ import type { MiddlewareHandler } from 'hono';
 import { routePath } from 'hono/route';
 import type { AppEnv } from './app-env.ts';
 import type { Logger } from './logger.ts';
+import { currentRequest } from './request-context.ts';
 
 // Probes hit every few seconds per instance; at info level they would drown the useful lines.
 const QUIET_ROUTES = new Set(['/livez', '/readyz', '/startupz']);
 
-/** One line per request, written when it ends; the route template keeps the field's cardinality bounded. */
+const round = (ms: number) => Math.round(ms * 100) / 100;
+
+/**
+ * One line per request, written when it ends; the route template keeps the field's cardinality bounded.
+ * A slow request adds a warn line (an error line past 3× the threshold) that alerting can key on, and
+ * `Server-Timing` tells the client where the time went when enabled.
+ */
 export const accessLog =
-  (logger: Logger): MiddlewareHandler<AppEnv> =>
+  (logger: Logger, options: { slowRequestMs: number; serverTiming: boolean }): MiddlewareHandler<AppEnv> =>
   async (c, next) => {
     const started = performance.now();
     try {
@@ -17,16 +24,30 @@ export const accessLog =
       const matched = routePath(c, -1);
       const route = matched === '/*' || matched === '*' || matched === '' ? 'unmatched' : matched;
       const status = c.res.status;
+      const durationMs = performance.now() - started;
+      const db = currentRequest()?.db ?? { queries: 0, ms: 0 };
+      if (options.serverTiming) {
+        c.res.headers.set(
+          'Server-Timing',
+          `total;dur=${round(durationMs)}, db;dur=${round(db.ms)};desc="${db.queries} queries"`,
+        );
+      }
       const line = {
         method: c.req.method,
         route,
         status,
-        duration_ms: Math.round((performance.now() - started) * 100) / 100,
+        duration_ms: round(durationMs),
+        db_queries: db.queries,
+        db_ms: round(db.ms),
         bytes: Number(c.res.headers.get('content-length')) || undefined,
         client_ip: c.var.clientIp,
         user_id: c.var.principal?.userId,
       };
       const level = status >= 500 ? 'error' : QUIET_ROUTES.has(route) ? 'debug' : 'info';
       logger[level](line, 'request');
+      if (durationMs > options.slowRequestMs) {
+        const slowLevel = durationMs > 3 * options.slowRequestMs ? 'error' : 'warn';
+        logger[slowLevel]({ ...line, threshold_ms: options.slowRequestMs }, 'slow request');
+      }
     }
   };

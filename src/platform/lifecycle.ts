@@ -24,6 +24,17 @@ export class Lifecycle {
   get stopping(): boolean {
     return this.#phase === 'stopping';
   }
+
+  #draining = false;
+
+  /** A recycled worker: it stays ready (its siblings serve on) but lets its connections go. */
+  markDraining(): void {
+    this.#draining = true;
+  }
+
+  get releasingConnections(): boolean {
+    return this.#draining || this.stopping;
+  }
 }
 
 /** Once shutdown begins, every answer asks the client to reconnect, so keep-alive sockets drain. */
@@ -31,5 +42,5 @@ export const closeConnectionsWhenStopping =
   (lifecycle: Lifecycle): MiddlewareHandler =>
   async (c, next) => {
     await next();
-    if (lifecycle.stopping) c.res.headers.set('Connection', 'close');
+    if (lifecycle.releasingConnections) c.res.headers.set('Connection', 'close');
   };

@@ -3,7 +3,11 @@ import { randomUUID } from 'node:crypto';
 import type { MiddlewareHandler } from 'hono';
 
 /** What every log line and error body of one request can reach without passing it around. */
-export type RequestContext = { requestId: string };
+export type RequestContext = {
+  requestId: string;
+  /** Database work done for this request so far (Server-Timing, the access log). */
+  db: { queries: number; ms: number };
+};
 
 const storage = new AsyncLocalStorage<RequestContext>();
 
@@ -19,7 +23,7 @@ export const requestContext = (): MiddlewareHandler => async (c, next) => {
   const requestId = requestIdFrom(c.req.header('x-request-id'));
   c.set('requestId', requestId);
   c.header('X-Request-ID', requestId);
-  await storage.run({ requestId }, next);
+  await storage.run({ requestId, db: { queries: 0, ms: 0 } }, next);
   // A handler may have replaced the response object; the id must survive that.
   c.res.headers.set('X-Request-ID', requestId);
 };

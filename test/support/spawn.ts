@@ -33,7 +33,6 @@ export async function spawnServer(env: Record<string, string>, entry = PROBE_SER
     createInterface({ input: child.stdout! }).on('line', (line) => {
       const parsed = JSON.parse(line);
       logs.push(parsed);
-      if (parsed.ready) resolve(parsed.ready);
       if (parsed.msg === 'ready' && parsed.url) resolve(parsed.url);
     });
     child.once('exit', (code) => reject(new Error(`server exited early (${code})`)));

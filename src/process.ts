@@ -1,0 +1,35 @@
+// How a process runs: a single server, or a cluster primary and its workers (WEB_CONCURRENCY).
+import cluster from 'node:cluster';
+import type { ApiModule } from './app.ts';
+import { ConfigError, loadConfig } from './config.ts';
+import { runPrimary, superviseWorker } from './platform/cluster.ts';
+import { createLogger } from './platform/logger.ts';
+import { exitOnSignals, startServer } from './server.ts';
+
+/** Config from the environment, then serve until a signal; `modules` lets tests mount probe routes. */
+export async function runProcess(options: { modules?: ApiModule[] } = {}): Promise<void> {
+  try {
+    const config = loadConfig();
+    const logger = createLogger({ level: config.logLevel });
+    if (cluster.isPrimary && config.process.webConcurrency > 1) {
+      runPrimary(config, logger);
+      return;
+    }
+    const running = await startServer({ config, logger, modules: options.modules });
+    if (cluster.isWorker) {
+      superviseWorker({
+        maxRequests: config.process.maxRequestsPerWorker,
+        countRequests: (onRequest) => running.server.on('request', onRequest),
+        shutdown: running.shutdown,
+      });
+    } else {
+      exitOnSignals(running, logger);
+      logger.info({ url: running.url, workers: 1 }, 'ready');
+    }
+  } catch (error) {
+    const logger = createLogger({ level: 'info' });
+    if (error instanceof ConfigError) logger.fatal({ problems: error.problems }, error.message);
+    else logger.fatal({ err: error }, 'start-up failed');
+    process.exit(1);
+  }
+}
