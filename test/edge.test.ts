@@ -166,4 +166,24 @@ describe('edge protection', () => {
       route: '/probe/slow',
     });
   });
+
+  it('a deprecated operation says so in every answer and in the OpenAPI document', async () => {
+    for (const path of ['/probe/legacy?n=1', '/probe/legacy?n=x']) {
+      const response = await get(path);
+      expect(response.status).toBe(path.endsWith('x') ? 422 : 200);
+      expect(response.headers.get('deprecation')).toBe('@1767225600');
+      expect(response.headers.get('sunset')).toBe('Wed, 30 Jun 2027 00:00:00 GMT');
+      expect(response.headers.get('link')).toBe(
+        '<https://api.stowage.test/docs/migrations/legacy>; rel="deprecation"; type="text/html"',
+      );
+    }
+    expect((await get('/probe/slow?ms=0')).headers.get('deprecation')).toBeNull();
+    const document = (await (await get('/openapi.json')).json()) as { paths: Record<string, any> };
+    const operation = document.paths['/probe/legacy'].get;
+    expect(operation.deprecated).toBe(true);
+    expect(Object.keys(operation.responses['200'].headers)).toEqual(
+      expect.arrayContaining(['Deprecation', 'Sunset', 'Link']),
+    );
+    expect(document.paths['/probe/slow'].get.deprecated).toBeUndefined();
+  });
 });

@@ -169,6 +169,24 @@ describe('rate limits (API.md policies, counted in Postgres)', () => {
     expect((await client.call('GET', '/v1/documents', { token: key })).status).toBe(200);
   });
 
+  it('the OpenAPI document shows the 429 and the rate-limit headers on limited operations only', async () => {
+    const document = (await client.call('GET', '/openapi.json')).body as { paths: Record<string, any> };
+    for (const [path, method] of [
+      ['/v1/auth/login', 'post'],
+      ['/v1/documents', 'get'],
+      ['/v1/me', 'get'],
+    ] as const) {
+      const responses = document.paths[path][method].responses;
+      expect(responses['429'].content['application/problem+json'], path).toBeDefined();
+      expect(Object.keys(responses['429'].headers)).toEqual(
+        expect.arrayContaining(['Retry-After', 'RateLimit', 'RateLimit-Policy', 'X-RateLimit-Reset']),
+      );
+      const success = responses['200'];
+      expect(Object.keys(success.headers)).toEqual(expect.arrayContaining(['RateLimit', 'RateLimit-Policy']));
+    }
+    expect(document.paths['/.well-known/jwks.json'].get.responses['429']).toBeUndefined();
+  });
+
   it('operations endpoints and jwks are not limited', async () => {
     for (const path of ['/livez', '/.well-known/jwks.json', '/openapi.json']) {
       const response = await client.call('GET', path);

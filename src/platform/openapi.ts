@@ -1,5 +1,6 @@
 import { createRoute, type OpenAPIHono, type RouteConfig, type z } from '@hono/zod-openapi';
 import type { Env } from 'hono';
+import { type Deprecation, deprecated } from './deprecation.ts';
 import { PROBLEMS, type ProblemCode, problemSchema } from './problem.ts';
 import { isRateLimit } from './rate-limit/rate-limit.middleware.ts';
 
@@ -30,11 +31,11 @@ const RATE_LIMIT_HEADERS = {
 
 const RETRY_AFTER = { 'Retry-After': header('Seconds to wait before retrying.', 'integer') };
 
-const problem = (status: number, codes: ProblemCode[], limited: boolean): ResponseConfig => ({
+const problem = (status: number, codes: ProblemCode[], extraHeaders: object): ResponseConfig => ({
   description: codes.map((code) => `\`${code}\`: ${PROBLEMS[code].description}`).join('\n\n'),
   headers: {
     ...REQUEST_ID_HEADER,
-    ...(limited ? RATE_LIMIT_HEADERS : {}),
+    ...extraHeaders,
     ...(status === 429 || status === 503 ? RETRY_AFTER : {}),
   },
   content: { 'application/problem+json': { schema: problemSchema } },
@@ -73,6 +74,14 @@ function problemCodes(route: RouteConfig, extra: ProblemCode[]): ProblemCode[] {
 export type RouteDefinition = RouteConfig & {
   /** Problem codes of this operation beyond those its declaration implies. */
   extraProblems?: ProblemCode[];
+  /** Marks the operation deprecated: `deprecated: true` in the document and the RFC 9745/8594 headers. */
+  deprecation?: Deprecation;
+};
+
+const DEPRECATION_HEADERS = {
+  Deprecation: header('RFC 9745: when this operation was deprecated (`@<epoch seconds>`).'),
+  Sunset: header('RFC 8594: when it stops working (HTTP-date).'),
+  Link: header('`<…>; rel="deprecation"`: migration notes.'),
 };
 
 /**
@@ -81,11 +90,16 @@ export type RouteDefinition = RouteConfig & {
  */
 export function defineRoute<R extends RouteDefinition>({
   extraProblems = [],
+  deprecation,
   ...route
-}: R): Omit<R, 'extraProblems'> {
+}: R): Omit<R, 'extraProblems' | 'deprecation'> {
   const responses: Record<string, ResponseConfig> = {};
   const middleware = [route.middleware ?? []].flat();
   const limited = middleware.some(isRateLimit);
+  const extraHeaders = {
+    ...(limited ? RATE_LIMIT_HEADERS : {}),
+    ...(deprecation ? DEPRECATION_HEADERS : {}),
+  };
   const byStatus = new Map<number, ProblemCode[]>();
   for (const code of problemCodes(route, [
     ...extraProblems,
@@ -93,21 +107,27 @@ export function defineRoute<R extends RouteDefinition>({
   ])) {
     byStatus.set(PROBLEMS[code].status, [...(byStatus.get(PROBLEMS[code].status) ?? []), code]);
   }
-  for (const [status, codes] of byStatus) responses[status] = problem(status, codes, limited);
+  for (const [status, codes] of byStatus) responses[status] = problem(status, codes, extraHeaders);
   for (const [status, response] of Object.entries(route.responses)) {
     responses[status] =
       '$ref' in response
         ? response
         : {
             ...response,
-            headers: {
-              ...REQUEST_ID_HEADER,
-              ...(limited ? RATE_LIMIT_HEADERS : {}),
-              ...(response.headers ?? {}),
-            },
+            headers: { ...REQUEST_ID_HEADER, ...extraHeaders, ...(response.headers ?? {}) },
           };
   }
-  return createRoute({ ...route, responses }) as unknown as Omit<R, 'extraProblems'>;
+  const definition = {
+    ...route,
+    responses,
+    ...(deprecation
+      ? {
+          deprecated: true,
+          middleware: [deprecated(deprecation), ...middleware] as RouteConfig['middleware'],
+        }
+      : {}),
+  };
+  return createRoute(definition) as unknown as Omit<R, 'extraProblems' | 'deprecation'>;
 }
 
 export const PUBLIC_TAGS = [

@@ -56,6 +56,23 @@ const slow = defineRoute({
   },
 });
 
+const legacy = defineRoute({
+  method: 'get',
+  path: '/probe/legacy',
+  request: { query: z.object({ n: z.coerce.number().int() }) },
+  responses: {
+    200: {
+      description: 'still works',
+      content: { 'application/json': { schema: z.object({ n: z.number() }) } },
+    },
+  },
+  deprecation: {
+    since: new Date('2026-01-01T00:00:00Z'),
+    sunset: new Date('2027-06-30T00:00:00Z'),
+    link: 'https://api.stowage.test/docs/migrations/legacy',
+  },
+});
+
 export const probeModule = (): ApiModule => ({
   path: '/',
   app: new OpenAPIHono<AppEnv>()
@@ -69,6 +86,7 @@ export const probeModule = (): ApiModule => ({
       throw new Error('kaboom: connection to db-internal.corp:5432 failed for user admin');
     })
     .openapi(badResponse, (c) => c.json(itemSchema.parse({ id: 42, name: null }), 200))
+    .openapi(legacy, (c) => c.json({ n: c.req.valid('query').n }, 200))
     .openapi(slow, async (c) => {
       const { ms } = c.req.valid('query');
       // Like real work, it stops when the handler timeout or a client disconnect aborts the signal.
