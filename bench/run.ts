@@ -9,6 +9,9 @@ import { startEmbeddedPostgres } from '../src/dev/embedded-postgres.ts';
 import { startEmbeddedS3 } from '../src/dev/embedded-s3.ts';
 import { freePort } from '../src/dev/free-port.ts';
 import { coldStart } from './cold-start.ts';
+import { hardeningTax, limiterOverhead } from './hardening-tax.ts';
+import { hotKey } from './hot-key.ts';
+import { sessionMix } from './session-mix.ts';
 import { uploadBenchmark } from './upload.ts';
 
 const dir = await mkdtemp(join(tmpdir(), 'stowage-bench-'));
@@ -21,12 +24,16 @@ try {
   execFileSync('pnpm', ['-s', 'build'], { stdio: 'inherit' });
   const stack = { databaseUrl: pg.url('bench'), s3Endpoint: s3.endpoint, bucket: 'bench' };
 
-  // `pnpm bench cold-start upload` runs a subset; no argument runs everything.
+  // `pnpm bench cold-start upload session-mix hardening-tax limiter hot-key`: a subset; none: all.
   const only = process.argv.slice(2);
   const wanted = (name: string) => only.length === 0 || only.includes(name);
   const rows: Record<string, unknown>[] = [];
   if (wanted('cold-start')) rows.push(...(await coldStart(stack)));
   if (wanted('upload')) rows.push(...(await uploadBenchmark(stack)));
+  if (wanted('session-mix')) rows.push(...(await sessionMix(stack)));
+  if (wanted('hardening-tax')) rows.push(...(await hardeningTax(stack)));
+  if (wanted('limiter')) rows.push(...(await limiterOverhead(stack)));
+  if (wanted('hot-key')) rows.push(...(await hotKey(stack)));
 
   console.log(`\nStowage benchmarks — Node ${process.version}, ${cpus().length} cores (${cpus()[0]?.model})`);
   console.table(rows);

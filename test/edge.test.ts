@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { api } from './support/api.ts';
+import { api, type Json } from './support/api.ts';
 import { startTestServer, type TestServer } from './support/harness.ts';
 import { probeModule } from './support/probe-module.ts';
 
@@ -178,12 +178,12 @@ describe('edge protection', () => {
       );
     }
     expect((await get('/probe/slow?ms=0')).headers.get('deprecation')).toBeNull();
-    const document = (await (await get('/openapi.json')).json()) as { paths: Record<string, any> };
-    const operation = document.paths['/probe/legacy'].get;
+    const document = (await (await get('/openapi.json')).json()) as { paths: Record<string, Json> };
+    const operation = document.paths['/probe/legacy']!.get;
     expect(operation.deprecated).toBe(true);
     expect(Object.keys(operation.responses['200'].headers)).toEqual(
       expect.arrayContaining(['Deprecation', 'Sunset', 'Link']),
     );
-    expect(document.paths['/probe/slow'].get.deprecated).toBeUndefined();
+    expect(document.paths['/probe/slow']!.get.deprecated).toBeUndefined();
   });
 });

@@ -170,13 +170,13 @@ describe('rate limits (API.md policies, counted in Postgres)', () => {
   });
 
   it('the OpenAPI document shows the 429 and the rate-limit headers on limited operations only', async () => {
-    const document = (await client.call('GET', '/openapi.json')).body as { paths: Record<string, any> };
+    const document = (await client.call('GET', '/openapi.json')).body as { paths: Record<string, Json> };
     for (const [path, method] of [
       ['/v1/auth/login', 'post'],
       ['/v1/documents', 'get'],
       ['/v1/me', 'get'],
     ] as const) {
-      const responses = document.paths[path][method].responses;
+      const responses = document.paths[path]![method].responses;
       expect(responses['429'].content['application/problem+json'], path).toBeDefined();
       expect(Object.keys(responses['429'].headers)).toEqual(
         expect.arrayContaining(['Retry-After', 'RateLimit', 'RateLimit-Policy', 'X-RateLimit-Reset']),
@@ -184,7 +184,7 @@ describe('rate limits (API.md policies, counted in Postgres)', () => {
       const success = responses['200'];
       expect(Object.keys(success.headers)).toEqual(expect.arrayContaining(['RateLimit', 'RateLimit-Policy']));
     }
-    expect(document.paths['/.well-known/jwks.json'].get.responses['429']).toBeUndefined();
+    expect(document.paths['/.well-known/jwks.json']!.get.responses['429']).toBeUndefined();
   });
 
   it('operations endpoints and jwks are not limited', async () => {

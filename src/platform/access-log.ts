@@ -1,7 +1,7 @@
 import type { MiddlewareHandler } from 'hono';
 import { routePath } from 'hono/route';
 import type { AppEnv } from './app-env.ts';
-import type { Logger } from './logger.ts';
+import { type Logger, unredactedLogger } from './logger.ts';
 import { currentRequest } from './request-context.ts';
 
 // Probes hit every few seconds per instance; at info level they would drown the useful lines.
@@ -14,9 +14,13 @@ const round = (ms: number) => Math.round(ms * 100) / 100;
  * A slow request adds a warn line (an error line past 3× the threshold) that alerting can key on, and
  * `Server-Timing` tells the client where the time went when enabled.
  */
-export const accessLog =
-  (logger: Logger, options: { slowRequestMs: number; serverTiming: boolean }): MiddlewareHandler<AppEnv> =>
-  async (c, next) => {
+export const accessLog = (
+  logger: Logger,
+  options: { slowRequestMs: number; serverTiming: boolean },
+): MiddlewareHandler<AppEnv> => {
+  // Access lines carry no headers, bodies or secrets, only the fields below.
+  const log = unredactedLogger(logger);
+  return async (c, next) => {
     const started = performance.now();
     try {
       await next();
@@ -44,10 +48,11 @@ export const accessLog =
         user_id: c.var.principal?.userId,
       };
       const level = status >= 500 ? 'error' : QUIET_ROUTES.has(route) ? 'debug' : 'info';
-      logger[level](line, 'request');
+      log[level](line, 'request');
       if (durationMs > options.slowRequestMs) {
         const slowLevel = durationMs > 3 * options.slowRequestMs ? 'error' : 'warn';
-        logger[slowLevel]({ ...line, threshold_ms: options.slowRequestMs }, 'slow request');
+        log[slowLevel]({ ...line, threshold_ms: options.slowRequestMs }, 'slow request');
       }
     }
   };
+};

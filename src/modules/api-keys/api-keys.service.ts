@@ -1,4 +1,4 @@
-import { and, desc, eq, isNull } from 'drizzle-orm';
+import { and, desc, eq, isNull, sql } from 'drizzle-orm';
 import type { Db } from '../../db/client.ts';
 import { newUuid } from '../../platform/ids.ts';
 import { AppError } from '../../platform/problem.ts';
@@ -19,6 +19,13 @@ const invalidKey = () =>
 
 export function createApiKeysService(deps: { db: Db; audit: AuditService }) {
   const { db, audit } = deps;
+  // Read on every API-key request: prepared once, so drizzle does not rebuild its SQL each time.
+  const byPrefix = db
+    .select()
+    .from(apiKeys)
+    .where(eq(apiKeys.prefix, sql.placeholder('prefix')))
+    .limit(1)
+    .prepare('api_keys_by_prefix');
 
   return {
     /** Returns the row and the only copy of the secret there will ever be. */
@@ -70,11 +77,7 @@ export function createApiKeysService(deps: { db: Db; audit: AuditService }) {
     /** The key's owner, or 401. The prefix finds the row; the digest comparison is constant-time. */
     async authenticate(key: string): Promise<{ keyId: string; userId: string }> {
       if (!KEY_PATTERN.test(key)) throw invalidKey();
-      const [row] = await db
-        .select()
-        .from(apiKeys)
-        .where(eq(apiKeys.prefix, key.slice(3, 3 + PREFIX_LENGTH)))
-        .limit(1);
+      const [row] = await byPrefix.execute({ prefix: key.slice(3, 3 + PREFIX_LENGTH) });
       if (!row || !digestsEqual(row.keyHash, sha256(key)) || row.revokedAt) throw invalidKey();
       if (row.expiresAt && row.expiresAt <= new Date()) throw invalidKey();
       // At most one write per key per minute, off the request's path.

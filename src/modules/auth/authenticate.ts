@@ -39,12 +39,16 @@ export const requireUser =
       const claims = await tokens.verify(token);
       principal = { userId: claims.userId, via: 'session', sessionId: claims.sessionId };
     }
-    // The account first, so a disabled user hears why (their sessions are revoked as well).
-    const user = await users.findById(principal.userId);
+    // Both lookups at once (one round trip of latency); the account is judged first, so a disabled user
+    // hears why (their sessions are revoked as well).
+    const [user, sessionActive] = await Promise.all([
+      users.findById(principal.userId),
+      principal.sessionId ? sessions.isActive(principal.sessionId, principal.userId) : true,
+    ]);
     if (!user)
       throw new AppError('unauthenticated', { detail: 'The account no longer exists', headers: CHALLENGE });
     if (user.disabledAt) throw new AppError('account_disabled');
-    if (principal.sessionId && !(await sessions.isActive(principal.sessionId, principal.userId))) {
+    if (!sessionActive) {
       throw new AppError('unauthenticated', { detail: 'The session has ended', headers: CHALLENGE });
     }
     if (requirement.admin && user.role !== 'admin')

@@ -53,6 +53,20 @@ export function createSessionsService(deps: {
     user,
   });
 
+  // Checked on every session request: prepared once, so drizzle does not rebuild its SQL each time.
+  const activeSession = db
+    .select({ one: sql<number>`1` })
+    .from(sessions)
+    .where(
+      and(
+        eq(sessions.id, sql.placeholder('sessionId')),
+        eq(sessions.userId, sql.placeholder('userId')),
+        isNull(sessions.revokedAt),
+        sql`${sessions.expiresAt} > now()`,
+      ),
+    )
+    .prepare('sessions_active');
+
   return {
     /** Same answer, in about the same time, for an unknown email and a wrong password. */
     async login(input: { email: string; password: string }, client: Client): Promise<Issued> {
@@ -176,17 +190,7 @@ export function createSessionsService(deps: {
 
     /** Whether an access token's session is still live: checked on every request, so revocation is immediate. */
     async isActive(sessionId: string, userId: string): Promise<boolean> {
-      const [row] = await db
-        .select({ one: sql<number>`1` })
-        .from(sessions)
-        .where(
-          and(
-            eq(sessions.id, sessionId),
-            eq(sessions.userId, userId),
-            isNull(sessions.revokedAt),
-            sql`${sessions.expiresAt} > now()`,
-          ),
-        );
+      const [row] = await activeSession.execute({ sessionId, userId });
       return row !== undefined;
     },
   };

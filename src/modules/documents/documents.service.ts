@@ -81,6 +81,19 @@ export function createDocumentsService(deps: {
     await db.delete(documents).where(and(eq(documents.id, row.id), eq(documents.status, 'pending')));
   }
 
+  // The hottest read of the API: prepared once, so drizzle does not rebuild its SQL each time.
+  const readyById = db
+    .select()
+    .from(documents)
+    .where(
+      and(
+        eq(documents.id, sql.placeholder('id')),
+        eq(documents.userId, sql.placeholder('userId')),
+        eq(documents.status, 'ready'),
+      ),
+    )
+    .prepare('documents_ready_by_id');
+
   return {
     /**
      * Streams one multipart upload to storage. A `pending` row holds the key while bytes flow; the
@@ -187,10 +200,7 @@ export function createDocumentsService(deps: {
 
     /** A ready document of this user, or 404 (another account's id is indistinguishable from none). */
     async get(userId: string, id: string): Promise<DocumentRow> {
-      const [row] = await db
-        .select()
-        .from(documents)
-        .where(and(eq(documents.id, id), eq(documents.userId, userId), eq(documents.status, 'ready')));
+      const [row] = await readyById.execute({ id, userId });
       if (!row) throw new AppError('not_found');
       return row;
     },

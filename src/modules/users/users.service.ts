@@ -22,6 +22,14 @@ const escapeLike = (text: string) => text.replace(/[\\%_]/g, (c) => `\\${c}`);
 export function createUsersService(deps: { db: Db; audit: AuditService; quotas: Config['quotas'] }) {
   const { db, audit, quotas } = deps;
 
+  // Read on every authenticated request: prepared once, so drizzle does not rebuild its SQL each time.
+  const byId = db
+    .select()
+    .from(users)
+    .where(eq(users.id, sql.placeholder('id')))
+    .limit(1)
+    .prepare('users_by_id');
+
   return {
     quotaOf: (tier: Tier) => quotas[tier],
 
@@ -59,8 +67,10 @@ export function createUsersService(deps: { db: Db; audit: AuditService; quotas: 
       return row;
     },
 
-    async findById(id: string, tx: Db | Tx = db): Promise<UserRow | undefined> {
-      const [row] = await tx.select().from(users).where(eq(users.id, id)).limit(1);
+    async findById(id: string, tx?: Db | Tx): Promise<UserRow | undefined> {
+      const [row] = tx
+        ? await tx.select().from(users).where(eq(users.id, id)).limit(1)
+        : await byId.execute({ id });
       return row;
     },
 

@@ -1,0 +1,86 @@
+// Starts the production bundle (`node --max-semi-space-size=2 dist/main.js`, as `pnpm start` does) on a
+// free loopback port for one benchmark, and stops it.
+import { spawn } from 'node:child_process';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import { freePort } from '../src/dev/free-port.ts';
+import { type Stack, serverEnv } from './cold-start.ts';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+
+/** Limits high enough that benchmark traffic from one address never hits them (the limiter still runs). */
+export const BENCH_LIMITS = {
+  RATE_LIMIT_LOGIN: '1000000/1m',
+  RATE_LIMIT_REGISTER: '1000000/1h',
+  RATE_LIMIT_ACCOUNT: '1000000/1m',
+  RATE_LIMIT_API_KEY_FREE: '1000000/1m burst 1000000',
+};
+
+export async function startApi(stack: Stack, extra: Record<string, string> = {}, entry = 'dist/main.js') {
+  const port = await freePort();
+  const child = spawn(process.execPath, ['--max-semi-space-size=2', entry], {
+    cwd: ROOT,
+    // Production logging (one access line per request) into /dev/null: its cost is part of the figures.
+    env: serverEnv(stack, port, { LOG_LEVEL: 'info', SERVER_TIMING: 'false', ...BENCH_LIMITS, ...extra }),
+    stdio: 'ignore',
+  });
+  const url = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 30_000;
+  while (Date.now() < deadline) {
+    if (
+      await fetch(`${url}/readyz`).then(
+        (r) => r.status === 200,
+        () => false,
+      )
+    )
+      break;
+    await sleep(20);
+  }
+  return {
+    url,
+    pid: child.pid!,
+    stop: async () => {
+      child.kill('SIGTERM');
+      await new Promise((resolve) => child.once('exit', resolve));
+    },
+  };
+}
+
+/** A registered, signed-in account with one small document. */
+export async function benchAccount(url: string, tag: string) {
+  const email = `${tag}-${Math.random().toString(36).slice(2)}@bench.test`;
+  const password = 'correct horse battery staple';
+  const json = { 'content-type': 'application/json' };
+  await fetch(`${url}/v1/auth/register`, {
+    method: 'POST',
+    headers: json,
+    body: JSON.stringify({ email, password }),
+  });
+  const login = await fetch(`${url}/v1/auth/login`, {
+    method: 'POST',
+    headers: json,
+    body: JSON.stringify({ email, password }),
+  });
+  const { access_token: token } = (await login.json()) as { access_token: string };
+  const upload = smallUpload(`${tag}.txt`);
+  const created = await fetch(`${url}/v1/documents`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${token}`, 'content-type': upload.contentType },
+    body: upload.body,
+  });
+  const { document } = (await created.json()) as { document: { id: string } };
+  return { email, password, token, documentId: document.id };
+}
+
+/** A 1 KiB text file as a multipart/form-data body. */
+export function smallUpload(name: string) {
+  const boundary = `bench${Math.random().toString(36).slice(2)}`;
+  const body = Buffer.concat([
+    Buffer.from(
+      `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="${name}"\r\nContent-Type: text/plain\r\n\r\n`,
+    ),
+    Buffer.alloc(1024, 'x'),
+    Buffer.from(`\r\n--${boundary}--\r\n`),
+  ]);
+  return { body, contentType: `multipart/form-data; boundary=${boundary}` };
+}

@@ -1,0 +1,92 @@
+// (a) The session mix: 50 virtual users, each signs in once (like a Locust user's on_start), then loops
+// list → get → upload(1 KiB) for the duration. Per endpoint and overall: req/s, p50/p95/p99, errors.
+import type { Stack } from './cold-start.ts';
+import { percentiles, virtualUser } from './http.ts';
+import { benchAccount, smallUpload, startApi } from './server.ts';
+
+const USERS = 50;
+const SECONDS = Number(process.env.BENCH_MIX_S ?? 60);
+
+type Endpoint = 'login' | 'list' | 'get' | 'upload';
+
+export async function sessionMix(stack: Stack) {
+  const api = await startApi(stack);
+  try {
+    const accounts: Awaited<ReturnType<typeof benchAccount>>[] = [];
+    for (let i = 0; i < USERS; i++) accounts.push(await benchAccount(api.url, `mix${i}`));
+    const samples: Record<Endpoint, number[]> = { login: [], list: [], get: [], upload: [] };
+    const errors: Record<Endpoint, number> = { login: 0, list: 0, get: 0, upload: 0 };
+    const record = (endpoint: Endpoint, expected: number, answer: { status: number; ms: number }) => {
+      if (answer.status !== expected) errors[endpoint]++;
+      else samples[endpoint].push(answer.ms);
+    };
+
+    let deadline = 0;
+    const runUser = async (account: (typeof accounts)[number]) => {
+      const user = virtualUser(api.url);
+      const json = { 'content-type': 'application/json' };
+      const login = await user.send(
+        'POST',
+        '/v1/auth/login',
+        json,
+        JSON.stringify({ email: account.email, password: account.password }),
+      );
+      record('login', 200, login);
+      const token = (JSON.parse(login.body) as { access_token: string }).access_token;
+      const auth = { authorization: `Bearer ${token}` };
+      await ready;
+      while (performance.now() < deadline) {
+        const list = await user.send('GET', '/v1/documents?limit=20', auth);
+        record('list', 200, list);
+        const id = (JSON.parse(list.body) as { data?: { id: string }[] }).data?.[0]?.id ?? account.documentId;
+        record('get', 200, await user.send('GET', `/v1/documents/${id}`, auth));
+        const upload = smallUpload('mix.txt');
+        record(
+          'upload',
+          201,
+          await user.send(
+            'POST',
+            '/v1/documents',
+            { ...auth, 'content-type': upload.contentType },
+            upload.body,
+          ),
+        );
+      }
+      user.close();
+    };
+    let release!: () => void;
+    const ready = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const users = accounts.map((account) => runUser(account));
+    // Logins first (all at once, argon2id-bound), then the loop phase is timed on its own.
+    while (samples.login.length + errors.login < USERS) await new Promise((r) => setTimeout(r, 10));
+    const started = performance.now();
+    deadline = started + SECONDS * 1000;
+    release();
+    await Promise.all(users);
+    const elapsedS = (performance.now() - started) / 1000;
+
+    const row = (name: string, endpoint: Endpoint[] | Endpoint) => {
+      const parts = [endpoint].flat();
+      const all = parts.flatMap((p) => samples[p]);
+      const failed = parts.reduce((n, p) => n + errors[p], 0);
+      return {
+        benchmark: `session mix (${USERS} users, ${SECONDS} s): ${name}`,
+        req_s: name === 'login' ? undefined : Math.round(all.length / elapsedS),
+        ...percentiles(all),
+        errors: failed,
+        requests: all.length + failed,
+      };
+    };
+    return [
+      row('login (argon2id, all 50 at once)', 'login'),
+      row('GET /v1/documents', 'list'),
+      row('GET /v1/documents/{id}', 'get'),
+      row('POST /v1/documents (1 KiB)', 'upload'),
+      row('overall (list + get + upload)', ['list', 'get', 'upload']),
+    ];
+  } finally {
+    await api.stop();
+  }
+}
