@@ -58,10 +58,8 @@ export async function coldStart(stack: Stack) {
     for (let i = 0; i < RUNS; i++) runs.push(await once(entry, stack));
     rows.push({
       benchmark: name,
-      median_ms: Math.round(median(runs)),
-      min_ms: Math.round(Math.min(...runs)),
-      max_ms: Math.round(Math.max(...runs)),
-      runs: runs.map(Math.round).join(' '),
+      result: `${Math.round(median(runs))} ms median`,
+      note: `runs ${runs.map(Math.round).join(' ')}`,
     });
   }
   return rows;

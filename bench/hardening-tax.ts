@@ -51,10 +51,10 @@ export async function hardeningTax(stack: Stack) {
   return [
     {
       benchmark: `hardening tax: GET /v1/documents/{id}, 50 conns, ${SECONDS} s`,
-      req_s: full.reqS,
+      result: `ratio ${(full.reqS / baseline.reqS).toFixed(2)}`,
       p99_ms: full.p99,
       errors: full.non2xx,
-      note: `bare Hono + postgres.js: ${baseline.reqS} req/s (p99 ${baseline.p99} ms); ratio ${(full.reqS / baseline.reqS).toFixed(2)}`,
+      note: `${full.reqS} req/s vs bare Hono + postgres.js ${baseline.reqS} req/s (p99 ${baseline.p99} ms)`,
     },
   ];
 }
@@ -83,8 +83,7 @@ export async function limiterOverhead(stack: Stack) {
   return [
     {
       benchmark: `limiter overhead: GET /v1/documents/{id}, 1 conn, ${SEQUENTIAL} requests`,
-      p50_ms: round(on.p50_ms - off.p50_ms),
-      p99_ms: round(on.p99_ms - off.p99_ms),
+      result: `+${round(on.p50_ms - off.p50_ms)} ms p50, +${round(on.p99_ms - off.p99_ms)} ms p99`,
       note: `limits on p50 ${on.p50_ms} / p99 ${on.p99_ms} ms; off p50 ${off.p50_ms} / p99 ${off.p99_ms} ms`,
     },
   ];

@@ -56,7 +56,7 @@ export async function hotKey(stack: Stack) {
     return [
       {
         benchmark: `hot key: one API key, 50 callers, ${SECONDS} s`,
-        decisions_s: perSecond,
+        result: `${perSecond} decisions/s`,
         errors: refused + fallbacks,
         note: `through HTTP (GET /v1/me with the key, 50 conns): ${Math.round(http.requests.average)} req/s, p99 ${http.latency.p99} ms, non-2xx ${http.non2xx + http.errors}`,
       },

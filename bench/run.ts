@@ -24,19 +24,21 @@ try {
   execFileSync('pnpm', ['-s', 'build'], { stdio: 'inherit' });
   const stack = { databaseUrl: pg.url('bench'), s3Endpoint: s3.endpoint, bucket: 'bench' };
 
-  // `pnpm bench cold-start upload session-mix hardening-tax limiter hot-key`: a subset; none: all.
+  // `pnpm bench cold-start upload session-mix session-mix-paced hardening-tax limiter hot-key`: a subset;
+  // none: all.
   const only = process.argv.slice(2);
   const wanted = (name: string) => only.length === 0 || only.includes(name);
   const rows: Record<string, unknown>[] = [];
   if (wanted('cold-start')) rows.push(...(await coldStart(stack)));
   if (wanted('upload')) rows.push(...(await uploadBenchmark(stack)));
   if (wanted('session-mix')) rows.push(...(await sessionMix(stack)));
+  if (wanted('session-mix-paced')) rows.push(...(await sessionMix(stack, { paced: true })));
   if (wanted('hardening-tax')) rows.push(...(await hardeningTax(stack)));
   if (wanted('limiter')) rows.push(...(await limiterOverhead(stack)));
   if (wanted('hot-key')) rows.push(...(await hotKey(stack)));
 
   console.log(`\nStowage benchmarks — Node ${process.version}, ${cpus().length} cores (${cpus()[0]?.model})`);
-  console.table(rows);
+  console.table(rows, ['benchmark', 'result', 'p50_ms', 'p95_ms', 'p99_ms', 'errors', 'note']);
   await mkdir(new URL('./results/', import.meta.url), { recursive: true });
   const file = new URL(`./results/${new Date().toISOString().replaceAll(':', '-')}.json`, import.meta.url);
   await writeFile(

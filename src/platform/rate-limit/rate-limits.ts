@@ -117,7 +117,7 @@ export function createRateLimits(deps: { config: Config; databaseUrl: string; lo
   const fallback = fallbackRecorder(deps.logger);
   let cleanupOwner = true;
 
-  const limiter = (keyPrefix: string, rate: { points: number; windowS: number }) => {
+  const limiter = (keyPrefix: string, rate: { points: number; windowS: number }, blockInMemory = true) => {
     const options: IRateLimiterStoreOptions & { clearExpiredByTimeout: boolean } = {
       storeClient: pool.client,
       storeType: 'pool',
@@ -126,7 +126,7 @@ export function createRateLimits(deps: { config: Config; databaseUrl: string; lo
       keyPrefix,
       points: rate.points,
       duration: rate.windowS,
-      inMemoryBlockOnConsumed: rate.points,
+      inMemoryBlockOnConsumed: blockInMemory ? rate.points : 0,
       // One limiter deletes long-expired rows of the shared table; the others need not.
       clearExpiredByTimeout: cleanupOwner,
       insuranceLimiter: new InsuranceLimiter(
@@ -152,15 +152,16 @@ export function createRateLimits(deps: { config: Config; databaseUrl: string; lo
       ],
     ]),
   ) as Record<Tier, ReturnType<typeof limiter>[]>;
-  const byIp = {
+  const single = {
     login: [limiter('login', settings.login)],
     register: [limiter('register', settings.register)],
     password_reset: [limiter('password_reset', settings.passwordReset)],
     account: [limiter('account', settings.account)],
   };
-  const failures = limiter('login_failures', settings.loginFailures);
+  // Its lock-out lives in the table (`block`), where a successful login can clear it on every instance.
+  const failures = limiter('login_failures', settings.loginFailures, false);
 
-  const limitersOf = (policy: PolicyName, tier: Tier) => (policy === 'api_key' ? apiKey[tier] : byIp[policy]);
+  const limitersOf = (policy: PolicyName, tier: Tier) => (policy === 'api_key' ? apiKey[tier] : single[policy]);
 
   return {
     enabled: settings.enabled,
@@ -176,11 +177,6 @@ export function createRateLimits(deps: { config: Config; databaseUrl: string; lo
           windowOf(names[i]!, limiters[i]!.rate, outcome.res, outcome.allowed),
         ),
       };
-    },
-
-    /** The policy windows a route reports before any request was counted (the OpenAPI document). */
-    describe(policy: PolicyName, tier: Tier = 'free') {
-      return limitersOf(policy, tier).map(({ rate }) => rate);
     },
 
     /** `login_failures`: consecutive failed logins per normalised email, across every client IP. */
