@@ -186,4 +186,25 @@ describe('edge protection', () => {
     );
     expect(document.paths['/probe/slow']!.get.deprecated).toBeUndefined();
   });
+
+  it('per-route body limits: credentials above 4 KiB are refused with 413 before parsing', async () => {
+    const login = (password: string) =>
+      fetch(`${server.url}/v1/auth/login`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ email: 'a@example.com', password }),
+      });
+    const big = await login('x'.repeat(5000));
+    expect(big.status).toBe(413);
+    expect(await big.json()).toMatchObject({
+      code: 'payload_too_large',
+      detail: 'The body exceeds 4096 bytes',
+    });
+    expect((await login('x'.repeat(100))).status).toBe(401);
+    const document = (await (await get('/openapi.json')).json()) as { paths: Record<string, Json> };
+    expect(document.paths['/v1/auth/login']!.post.description).toContain(
+      'The body may be at most 4096 bytes.',
+    );
+    expect(document.paths['/v1/auth/login']!.post.responses['413']).toBeDefined();
+  });
 });

@@ -3,6 +3,7 @@ import type { Env } from 'hono';
 import { type Deprecation, deprecated } from './deprecation.ts';
 import { PROBLEMS, type ProblemCode, problemSchema } from './problem.ts';
 import { isRateLimit } from './rate-limit/rate-limit.middleware.ts';
+import { jsonBodyLimit } from './security.ts';
 
 type ResponseConfig = RouteConfig['responses'][string];
 
@@ -76,6 +77,8 @@ export type RouteDefinition = RouteConfig & {
   extraProblems?: ProblemCode[];
   /** Marks the operation deprecated: `deprecated: true` in the document and the RFC 9745/8594 headers. */
   deprecation?: Deprecation;
+  /** A body limit below MAX_JSON_BODY_BYTES for this operation (413 `payload_too_large` beyond it). */
+  maxBodyBytes?: number;
 };
 
 const DEPRECATION_HEADERS = {
@@ -91,8 +94,9 @@ const DEPRECATION_HEADERS = {
 export function defineRoute<R extends RouteDefinition>({
   extraProblems = [],
   deprecation,
+  maxBodyBytes,
   ...route
-}: R): Omit<R, 'extraProblems' | 'deprecation'> {
+}: R): Omit<R, 'extraProblems' | 'deprecation' | 'maxBodyBytes'> {
   const responses: Record<string, ResponseConfig> = {};
   const middleware = [route.middleware ?? []].flat();
   const limited = middleware.some(isRateLimit);
@@ -117,17 +121,26 @@ export function defineRoute<R extends RouteDefinition>({
             headers: { ...REQUEST_ID_HEADER, ...extraHeaders, ...(response.headers ?? {}) },
           };
   }
+  // Deprecation headers first (every answer carries them), then the body limit, then the route's own.
+  const wrapped = [
+    ...(deprecation ? [deprecated(deprecation)] : []),
+    ...(maxBodyBytes ? [jsonBodyLimit(maxBodyBytes)] : []),
+    ...middleware,
+  ];
   const definition = {
     ...route,
     responses,
-    ...(deprecation
+    ...(deprecation ? { deprecated: true } : {}),
+    ...(maxBodyBytes
       ? {
-          deprecated: true,
-          middleware: [deprecated(deprecation), ...middleware] as RouteConfig['middleware'],
+          description: [route.description, `The body may be at most ${maxBodyBytes} bytes.`]
+            .filter(Boolean)
+            .join('\n\n'),
         }
       : {}),
+    ...(wrapped.length ? { middleware: wrapped as RouteConfig['middleware'] } : {}),
   };
-  return createRoute(definition) as unknown as Omit<R, 'extraProblems' | 'deprecation'>;
+  return createRoute(definition) as unknown as Omit<R, 'extraProblems' | 'deprecation' | 'maxBodyBytes'>;
 }
 
 export const PUBLIC_TAGS = [

@@ -3,6 +3,9 @@ import { defineRoute, jsonBody } from '../../platform/openapi.ts';
 import { rateLimit } from '../../platform/rate-limit/rate-limit.middleware.ts';
 import { emailSchema, nameSchema, passwordSchema, userSchema } from '../users/users.schemas.ts';
 
+// Credentials are a few hundred bytes; anything larger is not a login, so it is refused before parsing.
+const CREDENTIALS_BODY_BYTES = 4096;
+
 export const REFRESH_COOKIE_DOC =
   'Refresh token in cookie `__Host-stowage_refresh` (HttpOnly, Secure, SameSite=Strict, Path=/, 30 days), rotated on every use.';
 
@@ -24,6 +27,7 @@ const issuedResponse = (description: string) => ({
 export const registerRoute = defineRoute({
   method: 'post',
   path: '/v1/auth/register',
+  maxBodyBytes: CREDENTIALS_BODY_BYTES,
   middleware: [rateLimit('register')] as const,
   tags: ['Auth'],
   operationId: 'register',
@@ -43,6 +47,7 @@ export const registerRoute = defineRoute({
 export const loginRoute = defineRoute({
   method: 'post',
   path: '/v1/auth/login',
+  maxBodyBytes: CREDENTIALS_BODY_BYTES,
   middleware: [rateLimit('login')] as const,
   tags: ['Auth'],
   operationId: 'login',
@@ -82,6 +87,7 @@ export const logoutRoute = defineRoute({
 export const passwordResetRoute = defineRoute({
   method: 'post',
   path: '/v1/auth/password-reset',
+  maxBodyBytes: CREDENTIALS_BODY_BYTES,
   middleware: [rateLimit('password_reset')] as const,
   tags: ['Auth'],
   operationId: 'requestPasswordReset',
@@ -94,6 +100,7 @@ export const passwordResetRoute = defineRoute({
 export const passwordResetConfirmRoute = defineRoute({
   method: 'post',
   path: '/v1/auth/password-reset/confirm',
+  maxBodyBytes: CREDENTIALS_BODY_BYTES,
   middleware: [rateLimit('password_reset')] as const,
   tags: ['Auth'],
   operationId: 'confirmPasswordReset',

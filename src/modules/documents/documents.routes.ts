@@ -162,6 +162,8 @@ export const getContentRoute = defineRoute({
 export const updateDocumentRoute = defineRoute({
   ...owner,
   method: 'patch',
+  // A name and at most 4 KiB of metadata.
+  maxBodyBytes: 16 * 1024,
   path: '/v1/documents/{id}',
   operationId: 'updateDocument',
   summary: 'Rename a document or replace its metadata',

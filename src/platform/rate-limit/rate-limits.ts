@@ -161,7 +161,8 @@ export function createRateLimits(deps: { config: Config; databaseUrl: string; lo
   // Its lock-out lives in the table (`block`), where a successful login can clear it on every instance.
   const failures = limiter('login_failures', settings.loginFailures, false);
 
-  const limitersOf = (policy: PolicyName, tier: Tier) => (policy === 'api_key' ? apiKey[tier] : single[policy]);
+  const limitersOf = (policy: PolicyName, tier: Tier) =>
+    policy === 'api_key' ? apiKey[tier] : single[policy];
 
   return {
     enabled: settings.enabled,
