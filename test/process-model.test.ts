@@ -48,35 +48,44 @@ async function waitFor(predicate: () => boolean, timeoutMs = 15_000) {
 }
 
 describe('process model (node:cluster)', () => {
-  it('SIGTERM under steady load: every request completes; new connections are refused, none reset', async () => {
-    const server = await spawnServer({ WEB_CONCURRENCY: '2', SHUTDOWN_DELAY_MS: '700' });
-    let stop = false;
-    const load = steadyLoad(`${server.url}/probe/slow?ms=25`, 16, () => stop);
-    await sleep(800);
-    server.child.kill('SIGTERM');
-    const exit = await server.exited;
-    stop = true;
-    const outcomes = await load;
+  it.each([
+    ['one process', '1'],
+    ['two workers', '2'],
+  ])(
+    'SIGTERM under steady load (%s): every started request completes, none is reset',
+    async (_name, workers) => {
+      const server = await spawnServer({ WEB_CONCURRENCY: workers, SHUTDOWN_DELAY_MS: '700' });
+      let stop = false;
+      const load = steadyLoad(`${server.url}/probe/slow?ms=25`, 16, () => stop);
+      await sleep(800);
+      server.child.kill('SIGTERM');
+      const exit = await server.exited;
+      stop = true;
+      const outcomes = await load;
 
-    expect(exit.code).toBe(0);
-    const served = outcomes.filter((o) => o.status === 200);
-    // Refused, or reset on a fresh socket the server never took from its accept queue (once the listener
-    // closes, the kernel resets what is still queued): no request reached the app. A load balancer stops
-    // opening connections during SHUTDOWN_DELAY_MS; these clients deliberately do not.
-    const neverAccepted = (o: Outcome) => o.error === 'ECONNREFUSED' || o.error === 'ECONNRESET';
-    const failures = outcomes.filter((o) => o.status !== 200 && !neverAccepted(o));
-    expect(failures).toEqual([]);
-    expect(served.length).toBeGreaterThan(200);
-    // Every request the server started was answered: its access log and the clients agree exactly.
-    const started = server.logs.filter((line) => line.msg === 'request' && line.route === '/probe/slow');
-    expect(started.length).toBe(served.length);
-    expect(started.every((line) => line.status === 200)).toBe(true);
-    // During the delay, answers ask clients to reconnect, which is how keep-alive sockets drain.
-    expect(served.some((o) => o.connection === 'close')).toBe(true);
-    expect(server.logs.map((line) => line.msg)).toEqual(
-      expect.arrayContaining(['draining workers', 'all workers stopped']),
-    );
-  }, 30_000);
+      expect(exit.code).toBe(0);
+      const served = outcomes.filter((o) => o.status === 200);
+      // Refused, or reset on a fresh socket the server never took from its accept queue (once the listener
+      // closes, the kernel resets what is still queued): no request reached the app. A load balancer stops
+      // opening connections during SHUTDOWN_DELAY_MS; these clients deliberately do not.
+      const neverAccepted = (o: Outcome) => o.error === 'ECONNREFUSED' || o.error === 'ECONNRESET';
+      const failures = outcomes.filter((o) => o.status !== 200 && !neverAccepted(o));
+      expect(failures).toEqual([]);
+      expect(served.length).toBeGreaterThan(200);
+      // Every request the server started was answered: its access log and the clients agree exactly.
+      const started = server.logs.filter((line) => line.msg === 'request' && line.route === '/probe/slow');
+      expect(started.length).toBe(served.length);
+      expect(started.every((line) => line.status === 200)).toBe(true);
+      // During the delay, answers ask clients to reconnect, which is how keep-alive sockets drain.
+      expect(served.some((o) => o.connection === 'close')).toBe(true);
+      expect(server.logs.map((line) => line.msg)).toEqual(
+        expect.arrayContaining(
+          workers === '1' ? ['shutdown complete'] : ['draining workers', 'all workers stopped'],
+        ),
+      );
+    },
+    30_000,
+  );
 
   it('a crashed worker is respawned, and the service keeps answering', async () => {
     const server = await spawnServer({ WEB_CONCURRENCY: '2' });
