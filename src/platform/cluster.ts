@@ -25,7 +25,7 @@ export function runPrimary(config: Config, logger: Logger): void {
   const startedAt = new Map<Worker, number>();
   let stopping = false;
   let backoffMs = BACKOFF_MIN_MS;
-  const listening = new Set<Worker>();
+  let listening = 0;
 
   const fork = () => {
     const worker = cluster.fork();
@@ -36,8 +36,8 @@ export function runPrimary(config: Config, logger: Logger): void {
     worker.once('listening', (address) => {
       logger.info({ worker_pid: worker.process.pid }, 'worker listening');
       if (stopping) tell(worker, { type: 'shutdown' }); // a replacement that came up after SIGTERM
-      listening.add(worker);
-      if (listening.size === config.process.webConcurrency) {
+      // Once, when the first generation is up; respawns and replacements are logged above.
+      if (++listening === config.process.webConcurrency) {
         const url = `http://${address.address || config.host}:${address.port}`;
         logger.info({ url, workers: config.process.webConcurrency }, 'ready');
       }
