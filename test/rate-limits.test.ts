@@ -1,5 +1,6 @@
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { clientKey } from '../src/platform/rate-limit/rate-limit.middleware.ts';
 import { api, type Json, PASSWORD, uniqueEmail } from './support/api.ts';
 import { startTestServer, type TestServer } from './support/harness.ts';
 import { spawnServer } from './support/spawn.ts';
@@ -78,6 +79,19 @@ describe('rate limits (API.md policies, counted in Postgres)', () => {
       headers: { 'x-forwarded-for': `203.0.113.200, ${ip}` },
     });
     expect(spoofed.status).toBe(429);
+  });
+
+  it('IPv6 clients are counted per /64, IPv4 clients per address', async () => {
+    expect(clientKey('2001:db8:1:2:aaaa::1')).toBe('2001:db8:1:2::/64');
+    expect(clientKey('2001:0db8:0001:0002:ffff:0:0:9')).toBe('2001:db8:1:2::/64');
+    expect(clientKey('198.51.100.7')).toBe('198.51.100.7');
+    const answers = [];
+    for (const ip of ['2001:db8:5:6::1', '2001:db8:5:6::2', '2001:db8:5:6:ffff::3', '2001:db8:5:6::4']) {
+      answers.push(await login(ip, uniqueEmail('v6')));
+    }
+    expect(answers.map((a) => a.status)).toEqual([401, 401, 401, 429]);
+    expect(answers[3]!.body!.detail).toMatch(/^Rate limit "login" reached/);
+    expect((await login('2001:db8:5:7::1', uniqueEmail('v6b'))).status).toBe(401);
   });
 
   it('counting is atomic: 2L parallel requests against L give exactly L successes', async () => {

@@ -1,7 +1,18 @@
 import type { MiddlewareHandler } from 'hono';
+import ipaddr from 'ipaddr.js';
 import type { AppEnv } from '../app-env.ts';
 import { AppError } from '../problem.ts';
 import { type PolicyName, rateLimitHeaders } from './rate-limits.ts';
+
+/**
+ * The address a client-IP policy counts. An IPv6 client usually holds a whole /64 and could rotate
+ * through it, so every address of a /64 shares one bucket; IPv4 counts per address.
+ */
+export function clientKey(ip: string): string {
+  if (!ipaddr.IPv6.isValid(ip)) return ip;
+  const parts = ipaddr.IPv6.parse(ip).parts.slice(0, 4);
+  return `${parts.map((part) => part.toString(16)).join(':')}::/64`;
+}
 
 /** `principal`: `account` for a session, `api_key` (by the account's tier) for an API key. */
 export type RoutePolicy = Exclude<PolicyName, 'account' | 'api_key'> | 'principal';
@@ -24,7 +35,7 @@ export function rateLimit(policy: RoutePolicy): RateLimitMiddleware {
     if (policy === 'principal' && !principal) throw new Error('rateLimit("principal") before requireUser()');
     const decision =
       policy !== 'principal'
-        ? await limits.consume(policy, c.var.clientIp)
+        ? await limits.consume(policy, clientKey(c.var.clientIp))
         : principal!.via === 'api_key'
           ? await limits.consume('api_key', principal!.apiKeyId!, principal!.tier)
           : await limits.consume('account', principal!.userId);
