@@ -29,7 +29,10 @@ async function processesOf(marker: string): Promise<string[]> {
   return found;
 }
 
-/** `pnpm dev` in its own process group, as a terminal runs it; resolves once /readyz answers 200. */
+/**
+ * `pnpm dev` in its own process group, as a terminal runs it; resolves once the supervisor announced
+ * readiness (it polls /readyz itself, so /readyz alone could answer before its line is printed).
+ */
 async function startDev(
   port: number,
 ): Promise<{ child: ChildProcess; output: string[]; readyAfterMs: number }> {
@@ -50,11 +53,7 @@ async function startDev(
   child.stdout?.on('data', (chunk) => output.push(String(chunk)));
   child.stderr?.on('data', (chunk) => output.push(String(chunk)));
   while (Date.now() - started < 60_000) {
-    const ok = await fetch(`http://127.0.0.1:${port}/readyz`).then(
-      (r) => r.status === 200,
-      () => false,
-    );
-    if (ok) return { child, output, readyAfterMs: Date.now() - started };
+    if (output.join('').includes('[dev] ready')) return { child, output, readyAfterMs: Date.now() - started };
     if (child.exitCode !== null) break;
     await sleep(200);
   }
@@ -85,6 +84,7 @@ describe('pnpm dev', () => {
     expect(readyAfterMs).toBeLessThan(60_000);
     expect(existsSync(join(dataDir, 'postgres', 'PG_VERSION'))).toBe(true);
     expect(existsSync(join(dataDir, 's3'))).toBe(true);
+    expect((await fetch(`http://127.0.0.1:${port}/readyz`)).status).toBe(200);
     const docs = await fetch(`http://127.0.0.1:${port}/docs`);
     expect(docs.status).toBe(200);
     expect(output.join('')).toContain(`docs http://localhost:${port}/docs`);
