@@ -133,12 +133,13 @@ describe('edge protection', () => {
       'x-request-id': 'timing-1',
     });
     expect(me.status).toBe(200);
-    const timing = /^total;dur=([\d.]+), db;dur=([\d.]+);desc="(\d+) queries"$/.exec(
+    const timing = /^total;dur=([\d.]+), db;dur=([\d.]+);desc="(\d+) queries", ratelimit;dur=([\d.]+)$/.exec(
       me.headers.get('server-timing') ?? '',
     );
     expect(timing, me.headers.get('server-timing') ?? 'no Server-Timing').not.toBeNull();
     const line = server.logs.lines.find((l) => l.msg === 'request' && l.request_id === 'timing-1')!;
     expect(line.db_queries).toBe(Number(timing![3]));
+    expect(line.ratelimit_ms).toBe(Number(timing![4])); // the account policy, on the limiter's own pool
     expect(line.db_queries).toBeGreaterThanOrEqual(2); // the account and the session, then the handler's
     expect(Number(timing![2])).toBeLessThanOrEqual(Number(timing![1]));
 

@@ -29,11 +29,14 @@ export const accessLog = (
       const route = matched === '/*' || matched === '*' || matched === '' ? 'unmatched' : matched;
       const status = c.res.status;
       const durationMs = performance.now() - started;
-      const db = currentRequest()?.db ?? { queries: 0, ms: 0 };
+      const request = currentRequest();
+      const db = request?.db ?? { queries: 0, ms: 0 };
+      const rateLimitMs = request?.rateLimitMs ?? 0;
       if (options.serverTiming) {
         c.res.headers.set(
           'Server-Timing',
-          `total;dur=${round(durationMs)}, db;dur=${round(db.ms)};desc="${db.queries} queries"`,
+          `total;dur=${round(durationMs)}, db;dur=${round(db.ms)};desc="${db.queries} queries"` +
+            (rateLimitMs ? `, ratelimit;dur=${round(rateLimitMs)}` : ''),
         );
       }
       const line = {
@@ -43,6 +46,7 @@ export const accessLog = (
         duration_ms: round(durationMs),
         db_queries: db.queries,
         db_ms: round(db.ms),
+        ratelimit_ms: rateLimitMs ? round(rateLimitMs) : undefined,
         bytes: Number(c.res.headers.get('content-length')) || undefined,
         client_ip: c.var.clientIp,
         user_id: c.var.principal?.userId,

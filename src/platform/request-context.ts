@@ -7,6 +7,8 @@ export type RequestContext = {
   requestId: string;
   /** Database work done for this request so far (Server-Timing, the access log). */
   db: { queries: number; ms: number };
+  /** Time spent on rate-limit decisions (its own pool, so not in `db`). */
+  rateLimitMs: number;
 };
 
 const storage = new AsyncLocalStorage<RequestContext>();
@@ -23,7 +25,7 @@ export const requestContext = (): MiddlewareHandler => async (c, next) => {
   const requestId = requestIdFrom(c.req.header('x-request-id'));
   c.set('requestId', requestId);
   c.header('X-Request-ID', requestId);
-  await storage.run({ requestId, db: { queries: 0, ms: 0 } }, next);
+  await storage.run({ requestId, db: { queries: 0, ms: 0 }, rateLimitMs: 0 }, next);
   // A handler may have replaced the response object; the id must survive that.
   c.res.headers.set('X-Request-ID', requestId);
 };

@@ -2,6 +2,7 @@ import type { MiddlewareHandler } from 'hono';
 import ipaddr from 'ipaddr.js';
 import type { AppEnv } from '../app-env.ts';
 import { AppError } from '../problem.ts';
+import { currentRequest } from '../request-context.ts';
 import { type PolicyName, rateLimitHeaders } from './rate-limits.ts';
 
 /**
@@ -33,12 +34,15 @@ export function rateLimit(policy: RoutePolicy): RateLimitMiddleware {
     if (!limits.enabled) return next();
     const principal = c.var.principal;
     if (policy === 'principal' && !principal) throw new Error('rateLimit("principal") before requireUser()');
+    const started = performance.now();
     const decision =
       policy !== 'principal'
         ? await limits.consume(policy, clientKey(c.var.clientIp))
         : principal!.via === 'api_key'
           ? await limits.consume('api_key', principal!.apiKeyId!, principal!.tier)
           : await limits.consume('account', principal!.userId);
+    const request = currentRequest();
+    if (request) request.rateLimitMs += performance.now() - started;
     const headers = rateLimitHeaders(decision.windows, !decision.allowed);
     if (!decision.allowed) {
       const refused = decision.windows.find((w) => w.remaining === 0) ?? decision.windows[0]!;
