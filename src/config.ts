@@ -277,6 +277,10 @@ export const envSchema = z.object({
     '5/15m',
   ),
   LOGIN_LOCKOUT_S: int('How long an email stays locked after too many failed logins.', 900, 1),
+  RATE_LIMIT_AUTH_FAILURES: rate(
+    '`auth_failures` policy: requests with an invalid token or API key per client IP, after which the address is refused for the rest of the window.',
+    '60/1m',
+  ),
   RATE_LIMIT_REGISTER: rate('`register` policy: registrations per client IP.', '10/1h'),
   RATE_LIMIT_PASSWORD_RESET: rate(
     '`password_reset` policy: reset requests and confirmations per client IP.',
@@ -439,6 +443,7 @@ const configSchema = envSchema
       poolMax: env.RATE_LIMIT_POOL_MAX,
       login: env.RATE_LIMIT_LOGIN,
       loginFailures: { ...env.RATE_LIMIT_LOGIN_FAILURES, lockoutS: env.LOGIN_LOCKOUT_S },
+      authFailures: env.RATE_LIMIT_AUTH_FAILURES,
       register: env.RATE_LIMIT_REGISTER,
       passwordReset: env.RATE_LIMIT_PASSWORD_RESET,
       account: env.RATE_LIMIT_ACCOUNT,

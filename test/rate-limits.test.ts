@@ -23,6 +23,7 @@ beforeAll(async () => {
       RATE_LIMIT_ACCOUNT: '4/1m',
       RATE_LIMIT_API_KEY_FREE: '100/1m burst 3',
       RATE_LIMIT_PASSWORD_RESET: '2/1h',
+      RATE_LIMIT_AUTH_FAILURES: '3/1m',
     },
   });
   client = api(server);
@@ -147,6 +148,41 @@ describe('rate limits (API.md policies, counted in Postgres)', () => {
     expect((await login(newIp(), email)).status).toBe(200);
     for (let i = 0; i < 2; i++) expect((await login(newIp(), email, 'wrong password!!')).status).toBe(401);
     expect((await login(newIp(), email)).status).toBe(200);
+  });
+
+  it('auth_failures: after 3 invalid credentials an address is refused, even with valid ones', async () => {
+    const email = uniqueEmail('guesser');
+    const registered = await client.call('POST', '/v1/auth/register', {
+      body: { email, password: PASSWORD },
+      headers: from(newIp()),
+    });
+    expect(registered.status).toBe(201);
+    const session = await client.login(email);
+    const ip = newIp();
+    const bad = [
+      'sk_notakeyatall0000000000000000000000000000000000',
+      'not.a.jwt',
+      'eyJhbGciOiJub25lIn0.e30.',
+    ];
+    for (const token of bad) {
+      const answer = await client.call('GET', '/v1/documents', { token, headers: from(ip) });
+      expect(answer.status).toBe(401);
+    }
+    const refused = await client.call('GET', '/v1/documents', {
+      token: session.accessToken,
+      headers: from(ip),
+    });
+    expect(refused.status).toBe(429);
+    expect(refused.body!.detail).toMatch(
+      /^Too many requests with invalid credentials from this address; retry in \d+ s$/,
+    );
+    expect(refused.headers.get('ratelimit-policy')).toBe('"auth_failures";q=3;w=60');
+    expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(50);
+    // Other addresses, and the account itself, are unaffected.
+    expect(
+      (await client.call('GET', '/v1/documents', { token: session.accessToken, headers: from(newIp()) }))
+        .status,
+    ).toBe(200);
   });
 
   it('account: per user for session requests, whatever the IP', async () => {

@@ -103,6 +103,15 @@ async function settle(limiter: RateLimiterPostgres, key: string) {
   }
 }
 
+// Public in rate-limiter-flexible's JavaScript, missing from its type declarations.
+type InMemoryBlocks = { getInMemoryBlockMsBeforeExpire(rlKey: string): number };
+
+const tooManyFailures = (window: WindowState) =>
+  new AppError('rate_limited', {
+    detail: `Too many requests with invalid credentials from this address; retry in ${window.resetS} s`,
+    headers: rateLimitHeaders([window], true),
+  });
+
 /** Hashed so the table holds no email addresses and every key fits its 255 characters. */
 const emailKey = (email: string) =>
   createHash('sha256').update(email.trim().toLowerCase()).digest('base64url');
@@ -158,6 +167,7 @@ export function createRateLimits(deps: { config: Config; databaseUrl: string; lo
     password_reset: [limiter('password_reset', settings.passwordReset)],
     account: [limiter('account', settings.account)],
   };
+  const authFailures = limiter('auth_failures', settings.authFailures);
   // Its lock-out lives in the table (`block`), where a successful login can clear it on every instance.
   const failures = limiter('login_failures', settings.loginFailures, false);
 
@@ -204,6 +214,27 @@ export function createRateLimits(deps: { config: Config; databaseUrl: string; lo
       async reset(email: string): Promise<void> {
         if (!settings.enabled) return;
         await failures.limiter.delete(emailKey(email));
+      },
+    },
+
+    /**
+     * `auth_failures`: invalid credentials per client address on authenticated routes. Only failures are
+     * written; an address over the limit is refused from this instance's memory before any lookup.
+     */
+    authFailures: {
+      assertNotBlocked(key: string): void {
+        if (!settings.enabled) return;
+        const limiter = authFailures.limiter as unknown as InMemoryBlocks & RateLimiterPostgres;
+        const ms = limiter.getInMemoryBlockMsBeforeExpire(limiter.getKey(key));
+        if (ms > 0)
+          throw tooManyFailures(
+            windowOf('auth_failures', authFailures.rate, new RateLimiterRes(0, ms), false),
+          );
+      },
+      async recordFailure(key: string): Promise<void> {
+        if (!settings.enabled) return;
+        const { allowed, res } = await settle(authFailures.limiter, key);
+        if (!allowed) throw tooManyFailures(windowOf('auth_failures', authFailures.rate, res, false));
       },
     },
 
