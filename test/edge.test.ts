@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { api, type Json } from './support/api.ts';
 import { startTestServer, type TestServer } from './support/harness.ts';
-import { probeModule } from './support/probe-module.ts';
+import { probeModule, probeStats } from './support/probe-module.ts';
 
 let server: TestServer;
 
@@ -46,6 +46,7 @@ describe('edge protection', () => {
   });
 
   it('a handler that outlives HANDLER_TIMEOUT_MS gets 504 timeout, and its signal aborts', async () => {
+    const abortedBefore = probeStats.sleepsAborted;
     const started = performance.now();
     const response = await get('/probe/slow?ms=5000');
     const elapsed = performance.now() - started;
@@ -53,8 +54,19 @@ describe('edge protection', () => {
     expect(elapsed).toBeGreaterThan(390);
     expect(elapsed).toBeLessThan(1500);
     expect(await response.json()).toMatchObject({ code: 'timeout', detail: 'No response within 400 ms' });
-    // The aborted sleep freed its in-flight slot: the next request is served, not shed.
+    // The handler's own work was stopped, not left running behind the 504.
+    expect(probeStats.sleepsAborted).toBe(abortedBefore + 1);
     expect((await get('/probe/slow?ms=0')).status).toBe(200);
+  });
+
+  it('a client that goes away aborts the handler’s signal', async () => {
+    const abortedBefore = probeStats.sleepsAborted;
+    // Gone after 100 ms; the 400 ms handler timeout has not fired when the count is read at ~250 ms.
+    await fetch(`${server.url}/probe/slow?ms=3000`, { signal: AbortSignal.timeout(100) }).catch(
+      () => undefined,
+    );
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    expect(probeStats.sleepsAborted).toBe(abortedBefore + 1);
   });
 
   it('security headers exactly per API.md; HSTS only over TLS stated by a trusted proxy', async () => {

@@ -34,5 +34,5 @@ export function loadShedding(max: number) {
       if (!outgoing) release();
     }
   };
-  return Object.assign(middleware, { inFlight: () => inFlight });
+  return middleware;
 }

@@ -1,4 +1,4 @@
-import type { MiddlewareHandler } from 'hono';
+import type { Context, MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { cors } from 'hono/cors';
 import type { AppEnv } from './app-env.ts';
@@ -86,7 +86,9 @@ export function corsPolicy(options: { origins: string[]; credentials: boolean })
   };
 }
 
-const STREAMED_BODY = /^multipart\/form-data/i;
+/** Multipart uploads stream for as long as their body takes; JSON-sized limits do not apply to them. */
+export const isStreamedUpload = (c: Context) =>
+  /^multipart\/form-data/i.test(c.req.header('content-type') ?? '');
 
 /**
  * Caps JSON and other small bodies. hono/body-limit buffers what it reads, so multipart uploads are left
@@ -103,6 +105,6 @@ export const jsonBodyLimit = (maxBytes: number): MiddlewareHandler => {
     // Without a body there is nothing to count; asking hono/body-limit would build a full Request.
     const hasBody =
       c.req.header('content-length') !== undefined || c.req.header('transfer-encoding') !== undefined;
-    return !hasBody || STREAMED_BODY.test(c.req.header('content-type') ?? '') ? next() : limit(c, next);
+    return !hasBody || isStreamedUpload(c) ? next() : limit(c, next);
   };
 };

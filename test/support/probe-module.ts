@@ -56,6 +56,9 @@ const slow = defineRoute({
   },
 });
 
+/** What the probe routes saw; tests running the server in-process read it. */
+export const probeStats = { sleepsAborted: 0 };
+
 const legacy = defineRoute({
   method: 'get',
   path: '/probe/legacy',
@@ -90,7 +93,12 @@ export const probeModule = (): ApiModule => ({
     .openapi(slow, async (c) => {
       const { ms } = c.req.valid('query');
       // Like real work, it stops when the handler timeout or a client disconnect aborts the signal.
-      await sleep(ms, undefined, { signal: c.var.signal });
+      try {
+        await sleep(ms, undefined, { signal: c.var.signal });
+      } catch (error) {
+        probeStats.sleepsAborted++;
+        throw error;
+      }
       return c.json({ slept_ms: ms }, 200);
     }),
 });

@@ -69,7 +69,7 @@ export const uploadDocument: RouteHandler<typeof uploadDocumentRoute, AppEnv> = 
   const row = await c.var.services.documents.upload(
     principalOf(c).userId,
     { contentType, contentLength: declared ? Number(declared) : undefined, body },
-    c.req.raw.signal,
+    c.var.signal,
     auditContextOf(c),
   );
   const document = toDocument(row);
@@ -152,7 +152,7 @@ export const getContent: RouteHandler<typeof getContentRoute, AppEnv> = async (c
   // A malformed Range header is ignored (RFC 9110 §14.2); several disjoint ranges get the whole document.
   const ranges = parsed?.code === 0 && parsed.type === 'bytes' ? combineRanges(parsed.ranges) : [];
   const range = ranges.length === 1 ? ranges[0]! : undefined;
-  const body = await documents.openContent(row, range, c.req.raw.signal);
+  const body = await documents.openContent(row, range, c.var.signal);
   const length = range ? range.end - range.start + 1 : row.sizeBytes;
   return c.body(Readable.toWeb(body) as ReadableStream, range ? 206 : 200, {
     ...common,
