@@ -4,6 +4,7 @@ import { spawn } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { freePort } from '../src/dev/free-port.ts';
+import { multipartFrame } from '../src/dev/multipart-frame.ts';
 import { type Stack, serverEnv } from './cold-start.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -75,13 +76,7 @@ export async function benchAccount(url: string, tag: string) {
 
 /** A 1 KiB text file as a multipart/form-data body. */
 export function smallUpload(name: string) {
-  const boundary = `bench${Math.random().toString(36).slice(2)}`;
-  const body = Buffer.concat([
-    Buffer.from(
-      `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="${name}"\r\nContent-Type: text/plain\r\n\r\n`,
-    ),
-    Buffer.alloc(1024, 'x'),
-    Buffer.from(`\r\n--${boundary}--\r\n`),
-  ]);
-  return { body, contentType: `multipart/form-data; boundary=${boundary}` };
+  const { head, tail, contentType } = multipartFrame(name, 'text/plain');
+  const body = Buffer.concat([head, Buffer.alloc(1024, 'x'), tail]);
+  return { body, contentType };
 }

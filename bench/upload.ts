@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { Upload } from '@aws-sdk/lib-storage';
 import postgres from 'postgres';
 import { freePort } from '../src/dev/free-port.ts';
+import { multipartFrame } from '../src/dev/multipart-frame.ts';
 import { createStorage } from '../src/storage/storage.ts';
 import { type Stack, serverEnv } from './cold-start.ts';
 
@@ -40,11 +41,7 @@ async function json(url: string, body: unknown, token?: string) {
 }
 
 function uploadThroughApi(base: string, token: string): Promise<number> {
-  const boundary = `bench${randomBytes(6).toString('hex')}`;
-  const head = Buffer.from(
-    `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="big.pdf"\r\nContent-Type: application/pdf\r\n\r\n`,
-  );
-  const tail = Buffer.from(`\r\n--${boundary}--\r\n`);
+  const { head, tail, contentType } = multipartFrame('big.pdf', 'application/pdf');
   const url = new URL(`${base}/v1/documents`);
   return new Promise((resolve, reject) => {
     const req = request(
@@ -55,7 +52,7 @@ function uploadThroughApi(base: string, token: string): Promise<number> {
         method: 'POST',
         headers: {
           authorization: `Bearer ${token}`,
-          'content-type': `multipart/form-data; boundary=${boundary}`,
+          'content-type': contentType,
           'content-length': String(head.length + SIZE + tail.length),
         },
       },

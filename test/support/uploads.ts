@@ -3,6 +3,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { request } from 'node:http';
 import { ListObjectsV2Command } from '@aws-sdk/client-s3';
+import { multipartFrame } from '../../src/dev/multipart-frame.ts';
 import { createStorage } from '../../src/storage/storage.ts';
 import type { Json } from './api.ts';
 import type { TestServer } from './harness.ts';
@@ -38,17 +39,7 @@ export async function upload(
 
 export const randomFile = (size: number) => new Uint8Array(randomBytes(size));
 
-/** The multipart framing around one file part, for hand-built streaming bodies. */
-export function multipartFrame(name: string, type: string) {
-  const boundary = `----stowage${randomBytes(8).toString('hex')}`;
-  return {
-    contentType: `multipart/form-data; boundary=${boundary}`,
-    head: Buffer.from(
-      `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="${name}"\r\nContent-Type: ${type}\r\n\r\n`,
-    ),
-    tail: Buffer.from(`\r\n--${boundary}--\r\n`),
-  };
-}
+export { multipartFrame };
 
 /** Starts a streaming upload; the caller writes the body and ends (or destroys) the request. */
 export function streamingUpload(
