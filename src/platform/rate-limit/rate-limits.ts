@@ -126,7 +126,12 @@ export function createRateLimits(deps: { config: Config; databaseUrl: string; lo
   const fallback = fallbackRecorder(deps.logger);
   let cleanupOwner = true;
 
-  const limiter = (keyPrefix: string, rate: { points: number; windowS: number }, blockInMemory = true) => {
+  /** One window of a policy; its rows are keyed `keyPrefix:key` in the shared table. */
+  const limiter = (
+    policy: string,
+    rate: { points: number; windowS: number },
+    { keyPrefix = policy, blockInMemory = true } = {},
+  ) => {
     const options: IRateLimiterStoreOptions & { clearExpiredByTimeout: boolean } = {
       storeClient: pool.client,
       storeType: 'pool',
@@ -144,7 +149,7 @@ export function createRateLimits(deps: { config: Config; databaseUrl: string; lo
       ),
     };
     cleanupOwner = false;
-    return { rate, limiter: new RateLimiterPostgres(options) };
+    return { policy, rate, limiter: new RateLimiterPostgres(options) };
   };
 
   // `burst b` of `n/w`: at most b back-to-back, refilled at the sustained rate (b per b·w/n seconds).
@@ -156,8 +161,10 @@ export function createRateLimits(deps: { config: Config; databaseUrl: string; lo
     (Object.entries(settings.apiKey) as [Tier, Rate][]).map(([tier, rate]) => [
       tier,
       [
-        limiter(`api_key:${tier}`, rate),
-        ...(rate.burst ? [limiter(`api_key_burst:${tier}`, burstOf(rate))] : []),
+        limiter('api_key', rate, { keyPrefix: `api_key:${tier}` }),
+        ...(rate.burst
+          ? [limiter('api_key_burst', burstOf(rate), { keyPrefix: `api_key_burst:${tier}` })]
+          : []),
       ],
     ]),
   ) as Record<Tier, ReturnType<typeof limiter>[]>;
@@ -169,7 +176,7 @@ export function createRateLimits(deps: { config: Config; databaseUrl: string; lo
   };
   const authFailures = limiter('auth_failures', settings.authFailures);
   // Its lock-out lives in the table (`block`), where a successful login can clear it on every instance.
-  const failures = limiter('login_failures', settings.loginFailures, false);
+  const failures = limiter('login_failures', settings.loginFailures, { blockInMemory: false });
 
   const limitersOf = (policy: PolicyName, tier: Tier) =>
     policy === 'api_key' ? apiKey[tier] : single[policy];
@@ -181,11 +188,10 @@ export function createRateLimits(deps: { config: Config; databaseUrl: string; lo
     async consume(policy: PolicyName, key: string, tier: Tier = 'free'): Promise<Decision> {
       const limiters = limitersOf(policy, tier);
       const outcomes = await Promise.all(limiters.map(({ limiter }) => settle(limiter, key)));
-      const names = policy === 'api_key' ? ['api_key', 'api_key_burst'] : [policy];
       return {
         allowed: outcomes.every((outcome) => outcome.allowed),
         windows: outcomes.map((outcome, i) =>
-          windowOf(names[i]!, limiters[i]!.rate, outcome.res, outcome.allowed),
+          windowOf(limiters[i]!.policy, limiters[i]!.rate, outcome.res, outcome.allowed),
         ),
       };
     },
@@ -197,7 +203,7 @@ export function createRateLimits(deps: { config: Config; databaseUrl: string; lo
         if (!settings.enabled) return;
         const res = await failures.limiter.get(emailKey(email));
         if (!res || res.consumedPoints < failures.rate.points) return;
-        const window = windowOf('login_failures', failures.rate, res, false);
+        const window = windowOf(failures.policy, failures.rate, res, false);
         throw new AppError('rate_limited', {
           detail: `Too many failed logins for this account; retry in ${window.resetS} s`,
           headers: rateLimitHeaders([window], true),
@@ -206,9 +212,10 @@ export function createRateLimits(deps: { config: Config; databaseUrl: string; lo
       /** Counts a failure; the one that reaches the limit locks the email for the lock-out time. */
       async recordFailure(email: string): Promise<void> {
         if (!settings.enabled) return;
-        const { res } = await settle(failures.limiter, emailKey(email));
+        const key = emailKey(email);
+        const { res } = await settle(failures.limiter, key);
         if (res.consumedPoints >= failures.rate.points) {
-          await failures.limiter.block(emailKey(email), settings.loginFailures.lockoutS);
+          await failures.limiter.block(key, settings.loginFailures.lockoutS);
         }
       },
       async reset(email: string): Promise<void> {
@@ -228,13 +235,13 @@ export function createRateLimits(deps: { config: Config; databaseUrl: string; lo
         const ms = limiter.getInMemoryBlockMsBeforeExpire(limiter.getKey(key));
         if (ms > 0)
           throw tooManyFailures(
-            windowOf('auth_failures', authFailures.rate, new RateLimiterRes(0, ms), false),
+            windowOf(authFailures.policy, authFailures.rate, new RateLimiterRes(0, ms), false),
           );
       },
       async recordFailure(key: string): Promise<void> {
         if (!settings.enabled) return;
         const { allowed, res } = await settle(authFailures.limiter, key);
-        if (!allowed) throw tooManyFailures(windowOf('auth_failures', authFailures.rate, res, false));
+        if (!allowed) throw tooManyFailures(windowOf(authFailures.policy, authFailures.rate, res, false));
       },
     },
 
