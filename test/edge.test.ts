@@ -155,6 +155,21 @@ describe('edge protection', () => {
     expect(line.db_queries).toBeGreaterThanOrEqual(2); // the account and the session, then the handler's
     expect(Number(timing![2])).toBeLessThanOrEqual(Number(timing![1]));
 
+    // Queries inside a transaction count too: the key's insert and its audit record (lock, previous
+    // hash, insert) on top of the two lookups of authentication.
+    const created = await fetch(`${server.url}/v1/api-keys`, {
+      method: 'POST',
+      headers: {
+        authorization: `Bearer ${session.accessToken}`,
+        'content-type': 'application/json',
+        'x-request-id': 'timing-2',
+      },
+      body: JSON.stringify({ name: 'timed' }),
+    });
+    expect(created.status).toBe(201);
+    const keyLine = server.logs.lines.find((l) => l.msg === 'request' && l.request_id === 'timing-2')!;
+    expect(keyLine.db_queries).toBeGreaterThanOrEqual(6);
+
     const slowQueries = server.logs.lines.filter(
       (l) => l.msg === 'slow query' && l.request_id === 'timing-1',
     );

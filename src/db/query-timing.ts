@@ -60,23 +60,28 @@ export function withQueryTiming<T extends Sql>(sql: T, options: QueryTimingOptio
     (callback: (tx: postgres.TransactionSql) => unknown) => (tx: postgres.TransactionSql) =>
       callback(withQueryTiming(tx, options));
 
+  // Built once: `unsafe` is read on every query drizzle runs.
+  const wrapped: Record<PropertyKey, unknown> = {
+    unsafe: (text: string, ...rest: unknown[]) =>
+      timedQuery(
+        (sql.unsafe as (...a: unknown[]) => postgres.PendingQuery<postgres.Row[]>)(text, ...rest),
+        text,
+      ),
+  };
+  for (const name of ['begin', 'savepoint'] as const) {
+    const original = (sql as unknown as Record<string, (...a: unknown[]) => unknown>)[name];
+    if (!original) continue; // a transaction has savepoint but no begin
+    wrapped[name] = (...args: unknown[]) => {
+      const last = args.length - 1;
+      args[last] = wrapCallback(args[last] as (tx: postgres.TransactionSql) => unknown);
+      return original.apply(sql, args);
+    };
+  }
+
   return new Proxy(sql, {
     get(target, property) {
+      if (Object.hasOwn(wrapped, property)) return wrapped[property];
       const value = Reflect.get(target, property, target);
-      if (property === 'unsafe') {
-        return (text: string, ...rest: unknown[]) =>
-          timedQuery(
-            (value as (...a: unknown[]) => postgres.PendingQuery<postgres.Row[]>).call(target, text, ...rest),
-            text,
-          );
-      }
-      if (property === 'begin' || property === 'savepoint') {
-        return (...args: unknown[]) => {
-          const last = args.length - 1;
-          args[last] = wrapCallback(args[last] as (tx: postgres.TransactionSql) => unknown);
-          return (value as (...a: unknown[]) => unknown).apply(target, args);
-        };
-      }
       return typeof value === 'function' ? value.bind(target) : value;
     },
   });
