@@ -137,6 +137,22 @@ describe('Idempotency-Key', () => {
     expect(await keyRows(session.email)).toHaveLength(1);
   });
 
+  it('a record past its 24 h retention is claimed afresh: the key works for a new request', async () => {
+    const session = await client.signUp();
+    const first = await create(session, { name: 'old' }, { 'idempotency-key': 'aged' });
+    expect(first.status).toBe(201);
+    // Still within retention: another request with the key is a reuse.
+    expect((await create(session, { name: 'new' }, { 'idempotency-key': 'aged' })).status).toBe(422);
+    await sql`update idempotency_keys set created_at = now() - interval '25 hours' where key = 'aged'`;
+    const again = await create(session, { name: 'new' }, { 'idempotency-key': 'aged' });
+    expect(again.status).toBe(201);
+    expect(again.headers.get('idempotent-replayed')).toBeNull();
+    expect(again.body!.id).not.toBe(first.body!.id);
+    const [row] = await sql`select response_status, created_at > now() - interval '1 minute' as fresh
+      from idempotency_keys where key = 'aged'`;
+    expect(row).toEqual({ response_status: 201, fresh: true });
+  });
+
   it('keys are per principal: another account may use the same key', async () => {
     const [a, b] = [await client.signUp(), await client.signUp()];
     expect((await create(a, { name: 'x' }, { 'idempotency-key': 'shared' })).status).toBe(201);

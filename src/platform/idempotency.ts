@@ -61,13 +61,23 @@ export const idempotent =
     const fingerprintHex = fingerprint.digest('hex');
     const where = and(eq(idempotencyKeys.principal, principal), eq(idempotencyKeys.key, key));
 
-    await db
-      .delete(idempotencyKeys)
-      .where(and(where, lt(idempotencyKeys.createdAt, sql`now() - ${RETENTION}`)));
+    // One statement claims the key: a new row, or a record past its retention taken over as new.
+    const lockedUntil = new Date(Date.now() + LOCK_MS);
     const [claimed] = await db
       .insert(idempotencyKeys)
-      .values({ principal, key, fingerprint: fingerprintHex, lockedUntil: new Date(Date.now() + LOCK_MS) })
-      .onConflictDoNothing()
+      .values({ principal, key, fingerprint: fingerprintHex, lockedUntil })
+      .onConflictDoUpdate({
+        target: [idempotencyKeys.principal, idempotencyKeys.key],
+        set: {
+          fingerprint: fingerprintHex,
+          responseStatus: null,
+          responseHeaders: null,
+          responseBody: null,
+          createdAt: sql`now()`,
+          lockedUntil,
+        },
+        setWhere: lt(idempotencyKeys.createdAt, sql`now() - ${RETENTION}`),
+      })
       .returning({ key: idempotencyKeys.key });
 
     if (!claimed) {
