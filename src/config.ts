@@ -182,6 +182,12 @@ export const envSchema = z.object({
 
   ACCESS_TOKEN_TTL_S: int('Lifetime of an access token (JWT).', 900, 60, 3600),
   REFRESH_TOKEN_TTL_S: int('Lifetime of a session and its refresh cookie.', 30 * 86_400, 3600, 365 * 86_400),
+  SESSION_CACHE_TTL_S: int(
+    'Seconds an instance may reuse a live session’s account lookup (0 = look up on every request). Revocations, disabling and role or tier changes evict it at once through a Postgres notification; the TTL only bounds a missed one (API.md allows a disabled account 1 minute).',
+    30,
+    0,
+    60,
+  ),
   BOOTSTRAP_ADMIN_EMAIL: z
     .email()
     .optional()
@@ -412,6 +418,7 @@ const configSchema = envSchema
       verifyKeys: env.JWT_VERIFY_KEYS ?? [],
       accessTokenTtlS: env.ACCESS_TOKEN_TTL_S,
       refreshTokenTtlS: env.REFRESH_TOKEN_TTL_S,
+      sessionCacheTtlS: env.SESSION_CACHE_TTL_S,
       bootstrapAdmin:
         env.BOOTSTRAP_ADMIN_EMAIL && env.BOOTSTRAP_ADMIN_PASSWORD
           ? { email: env.BOOTSTRAP_ADMIN_EMAIL, password: env.BOOTSTRAP_ADMIN_PASSWORD }

@@ -48,6 +48,7 @@ export async function startServer(options: {
   const storage = createStorage({ ...config.s3, endpoint });
   const services = await createServices({ config, database, storage, logger });
   await services.runtimeMode.start();
+  await services.principalChanges?.start();
   // In-process until the background worker exists; SKIP LOCKED keeps instances from colliding.
   services.sweeper.start(config.documents.sweepIntervalMs);
   const admin = config.auth.bootstrapAdmin;
@@ -119,7 +120,12 @@ export async function startServer(options: {
       clearTimeout(deadline);
       services.runtimeMode.stop();
       services.sweeper.stop();
-      await Promise.allSettled([database.close(), storage.close(), services.rateLimits.close()]);
+      await Promise.allSettled([
+        database.close(),
+        storage.close(),
+        services.rateLimits.close(),
+        services.principalChanges?.stop(),
+      ]);
       logger.info('shutdown complete');
     })();
     return stopped;

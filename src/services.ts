@@ -10,12 +10,13 @@ import { createTokenService } from './modules/auth/tokens.ts';
 import { createDocumentsService } from './modules/documents/documents.service.ts';
 import { createSweeper } from './modules/documents/sweeper.ts';
 import { createUsersService } from './modules/users/users.service.ts';
+import { listenTo } from './platform/db-listener.ts';
 import type { Logger } from './platform/logger.ts';
 import { createRateLimits } from './platform/rate-limit/rate-limits.ts';
 import { createRuntimeModeStore } from './platform/runtime-mode.ts';
 import type { Storage } from './storage/storage.ts';
 
-/** Every service, wired once per process; handlers reach them as `c.var.services`. */
+/** Every service, wired once per process; handlers reach them as `c.get('services')`. */
 export async function createServices(deps: {
   config: Config;
   database: Database;
@@ -37,6 +38,20 @@ export async function createServices(deps: {
     config,
     loginFailures: rateLimits.loginFailures,
   });
+  // Evictions for the session cache, from the triggers of migration 0005; without a cache, no listener.
+  const principalChanges =
+    config.auth.sessionCacheTtlS > 0
+      ? listenTo(
+          deps.database.url,
+          'principal_changes',
+          {
+            onNotify: (payload) => sessions.cache.applyChange(payload),
+            onListening: () => sessions.cache.trust(),
+            onLost: () => sessions.cache.distrust(),
+          },
+          logger,
+        )
+      : undefined;
   const mailer = deps.mailer ?? createMailer(config, logger);
   const runtimeMode = createRuntimeModeStore({ db, pollMs: config.runtimeModePollMs, logger });
   return {
@@ -46,6 +61,7 @@ export async function createServices(deps: {
     users,
     tokens,
     sessions,
+    principalChanges,
     mailer,
     passwords: createPasswordsService({ db, users, sessions, audit, mailer, config, logger }),
     apiKeys: createApiKeysService({ db, audit }),

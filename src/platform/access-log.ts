@@ -48,8 +48,8 @@ export const accessLog = (
         db_ms: round(db.ms),
         ratelimit_ms: rateLimitMs ? round(rateLimitMs) : undefined,
         bytes: Number(c.res.headers.get('content-length')) || undefined,
-        client_ip: c.var.clientIp,
-        user_id: c.var.principal?.userId,
+        client_ip: c.get('clientIp'),
+        user_id: c.get('principal')?.userId,
       };
       const level = status >= 500 ? 'error' : QUIET_ROUTES.has(route) ? 'debug' : 'info';
       log[level](line, 'request');

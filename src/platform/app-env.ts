@@ -13,7 +13,11 @@ export type Principal = {
   tier: Tier;
 };
 
-/** The Hono environment every route and middleware of the API shares. */
+/**
+ * The Hono environment every route and middleware of the API shares. Read variables with `c.get(name)`:
+ * Hono's `c.var` builds a fresh object of every variable on each access, which on the request path
+ * showed up in profiles as its own line.
+ */
 export type AppEnv = {
   Bindings: HttpBindings;
   Variables: {
@@ -27,3 +31,6 @@ export type AppEnv = {
     principal?: Principal;
   };
 };
+
+/** What a helper needs of a context to read the request's variables. */
+export type VariablesOf = { get: <K extends keyof AppEnv['Variables']>(key: K) => AppEnv['Variables'][K] };

@@ -5,7 +5,7 @@ import { isStreamedUpload } from './security.ts';
 
 /**
  * Answers 504 `timeout` when a handler has not produced its response within `ms`. Racing `next()` does not
- * stop the handler (PITFALLS), so `c.var.signal` aborts at the same moment, and when the client goes away:
+ * stop the handler (PITFALLS), so `c.get('signal')` aborts at the same moment, and when the client goes away:
  * work that takes the signal (S3 calls, cancellable queries) stops; queries are bounded by the
  * statement timeout in any case. Uploads are exempt: Node's requestTimeout bounds them.
  */

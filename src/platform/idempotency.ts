@@ -45,9 +45,9 @@ export const idempotent =
     if (key === undefined) {
       throw new AppError('bad_request', { detail: 'Idempotency-Key must be 1–255 visible ASCII characters' });
     }
-    const principal = c.var.principal?.userId;
+    const principal = c.get('principal')?.userId;
     if (!principal) throw new Error('idempotent() needs an authenticated principal');
-    const { db } = c.var.services;
+    const { db } = c.get('services');
     const fingerprint = createHash('sha256').update(`${c.req.method} ${c.req.path}\n`);
     if (options.streamedBody) {
       // An upload is not read twice: its fingerprint is the declared size and media type (without the

@@ -85,7 +85,7 @@ export const runtimeModeGate =
 
 /** Marks a route as heavy work (exports, bulk admin jobs): refused while the mode is `degraded`. */
 export const heavyWork = (): MiddlewareHandler<AppEnv> => async (c, next) => {
-  if (c.var.services.runtimeMode.mode === 'degraded')
+  if (c.get('services').runtimeMode.mode === 'degraded')
     throw new AppError('degraded_mode', { headers: { 'Retry-After': RETRY_AFTER_S } });
   await next();
 };

@@ -30,7 +30,7 @@ export const securityHeaders =
     if (!headers.has('Content-Security-Policy')) headers.set('Content-Security-Policy', API_CSP);
     headers.delete('X-Powered-By');
     // Over plain HTTP the header means nothing to browsers and only misleads; clientIp() decides `tls`.
-    if (c.var.tls && options.hstsMaxAgeS > 0) {
+    if (c.get('tls') && options.hstsMaxAgeS > 0) {
       headers.set('Strict-Transport-Security', `max-age=${options.hstsMaxAgeS}; includeSubDomains`);
     }
   };

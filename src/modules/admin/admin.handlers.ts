@@ -28,7 +28,7 @@ const adminContext = (c: Parameters<typeof auditContextOf>[0]) => ({
 export const listUsers: RouteHandler<typeof listUsersRoute, AppEnv> = async (c) => {
   const { limit, cursor, q } = c.req.valid('query');
   const after = decodeCursor(cursor, userCursor);
-  const rows = await c.var.services.users.list({
+  const rows = await c.get('services').users.list({
     limit: limit + 1,
     q,
     after: after && { createdAt: new Date(after.c), id: after.i },
@@ -43,7 +43,7 @@ export const listUsers: RouteHandler<typeof listUsersRoute, AppEnv> = async (c) 
 export const updateUser: RouteHandler<typeof updateUserRoute, AppEnv> = async (c) => {
   const id = fromPublicId('usr', c.req.valid('param').id);
   if (!id) throw new AppError('not_found');
-  const row = await c.var.services.admin.updateUser(id, c.req.valid('json'), adminContext(c));
+  const row = await c.get('services').admin.updateUser(id, c.req.valid('json'), adminContext(c));
   return c.json(toUser(row), 200);
 };
 
@@ -62,7 +62,7 @@ export const listAuditEvents: RouteHandler<typeof listAuditEventsRoute, AppEnv> 
   const { limit, cursor, actor_id, type } = c.req.valid('query');
   const after = decodeCursor(cursor, auditCursor);
   const actorId = actor_id ? fromPublicId('usr', actor_id) : undefined;
-  const rows = await c.var.services.audit.list({ limit: limit + 1, beforeSeq: after?.s, actorId, type });
+  const rows = await c.get('services').audit.list({ limit: limit + 1, beforeSeq: after?.s, actorId, type });
   const pageRows = rows.slice(0, limit);
   const last = pageRows.at(-1);
   return c.json(
@@ -75,10 +75,10 @@ export const listAuditEvents: RouteHandler<typeof listAuditEventsRoute, AppEnv> 
 };
 
 export const getRuntimeMode: RouteHandler<typeof getRuntimeModeRoute, AppEnv> = (c) =>
-  c.json({ mode: c.var.services.runtimeMode.mode }, 200);
+  c.json({ mode: c.get('services').runtimeMode.mode }, 200);
 
 export const setRuntimeMode: RouteHandler<typeof setRuntimeModeRoute, AppEnv> = async (c) => {
   const { mode } = c.req.valid('json');
-  await c.var.services.admin.setRuntimeMode(mode, adminContext(c));
+  await c.get('services').admin.setRuntimeMode(mode, adminContext(c));
   return c.json({ mode }, 200);
 };

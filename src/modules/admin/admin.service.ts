@@ -14,9 +14,18 @@ export function createAdminService(deps: {
 }) {
   const { db, users, sessions, audit, runtimeMode } = deps;
   return {
-    /** Disabling also ends every session; API keys stop at once because each request re-checks the account. */
-    updateUser: (id: string, patch: AdminUserPatch, context: AuditContext & { actorId: string }) =>
-      users.adminUpdate(id, patch, context, (tx, userId) => sessions.revokeAll(tx, userId, 'disabled')),
+    /**
+     * Disabling also ends every session; API keys stop at once because each request re-checks the account.
+     * A new role or tier reaches other instances' session caches through the users trigger; this one
+     * forgets at once, so the admin's next request already sees it.
+     */
+    async updateUser(id: string, patch: AdminUserPatch, context: AuditContext & { actorId: string }) {
+      const row = await users.adminUpdate(id, patch, context, (tx, userId) =>
+        sessions.revokeAll(tx, userId, 'disabled'),
+      );
+      sessions.cache.forgetUser(id);
+      return row;
+    },
 
     async setRuntimeMode(mode: RuntimeMode, context: AuditContext & { actorId: string }): Promise<void> {
       const from = runtimeMode.mode;

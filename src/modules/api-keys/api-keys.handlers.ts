@@ -13,7 +13,8 @@ import {
 
 export const createApiKey: RouteHandler<typeof createApiKeyRoute, AppEnv> = async (c) => {
   const { name, expires_at } = c.req.valid('json');
-  const { row, key } = await c.var.services.apiKeys.create(
+  const { apiKeys } = c.get('services');
+  const { row, key } = await apiKeys.create(
     principalOf(c).userId,
     { name, expiresAt: expires_at ? new Date(expires_at) : undefined },
     auditContextOf(c),
@@ -23,11 +24,11 @@ export const createApiKey: RouteHandler<typeof createApiKeyRoute, AppEnv> = asyn
 };
 
 export const listApiKeys: RouteHandler<typeof listApiKeysRoute, AppEnv> = async (c) =>
-  c.json({ data: (await c.var.services.apiKeys.list(principalOf(c).userId)).map(toApiKey) }, 200);
+  c.json({ data: (await c.get('services').apiKeys.list(principalOf(c).userId)).map(toApiKey) }, 200);
 
 export const revokeApiKey: RouteHandler<typeof revokeApiKeyRoute, AppEnv> = async (c) => {
   const id = fromPublicId('key', c.req.valid('param').id);
   if (!id) throw new AppError('not_found');
-  await c.var.services.apiKeys.revoke(principalOf(c).userId, id, auditContextOf(c));
+  await c.get('services').apiKeys.revoke(principalOf(c).userId, id, auditContextOf(c));
   return c.body(null, 204);
 };

@@ -40,19 +40,19 @@ function issuedResponse(c: Context<AppEnv>, issued: Issued) {
 
 export const register: RouteHandler<typeof registerRoute, AppEnv> = async (c) => {
   const body = c.req.valid('json');
-  const user = await c.var.services.users.register(body, auditContextOf(c));
+  const user = await c.get('services').users.register(body, auditContextOf(c));
   return c.json({ user: toUser(user) }, 201);
 };
 
 export const login: RouteHandler<typeof loginRoute, AppEnv> = async (c) =>
-  issuedResponse(c, await c.var.services.sessions.login(c.req.valid('json'), clientOf(c)));
+  issuedResponse(c, await c.get('services').sessions.login(c.req.valid('json'), clientOf(c)));
 
 export const refresh: RouteHandler<typeof refreshRoute, AppEnv> = async (c) => {
   assertAllowedOrigin(c);
   const token = readRefreshCookie(c);
   if (!token) throw new AppError('unauthenticated', { detail: 'No refresh cookie' });
   try {
-    return issuedResponse(c, await c.var.services.sessions.refresh(token, clientOf(c)));
+    return issuedResponse(c, await c.get('services').sessions.refresh(token, clientOf(c)));
   } catch (error) {
     clearRefreshCookie(c);
     throw error;
@@ -61,23 +61,23 @@ export const refresh: RouteHandler<typeof refreshRoute, AppEnv> = async (c) => {
 
 export const logout: RouteHandler<typeof logoutRoute, AppEnv> = async (c) => {
   assertAllowedOrigin(c);
-  await c.var.services.sessions.logout(readRefreshCookie(c), clientOf(c));
+  await c.get('services').sessions.logout(readRefreshCookie(c), clientOf(c));
   clearRefreshCookie(c);
   return c.body(null, 204);
 };
 
 export const requestPasswordReset: RouteHandler<typeof passwordResetRoute, AppEnv> = async (c) => {
-  await c.var.services.passwords.request(c.req.valid('json').email, auditContextOf(c));
+  await c.get('services').passwords.request(c.req.valid('json').email, auditContextOf(c));
   return c.body(null, 202);
 };
 
 export const confirmPasswordReset: RouteHandler<typeof passwordResetConfirmRoute, AppEnv> = async (c) => {
   const { token, password } = c.req.valid('json');
-  await c.var.services.passwords.confirm(token, password, auditContextOf(c));
+  await c.get('services').passwords.confirm(token, password, auditContextOf(c));
   return c.body(null, 204);
 };
 
 export const jwks: RouteHandler<typeof jwksRoute, AppEnv> = (c) => {
   c.header('Cache-Control', 'public, max-age=300');
-  return c.json(c.var.services.tokens.jwks, 200);
+  return c.json(c.get('services').tokens.jwks, 200);
 };

@@ -1,5 +1,5 @@
 import type { Context, MiddlewareHandler } from 'hono';
-import type { AppEnv, Principal } from '../../platform/app-env.ts';
+import type { AppEnv, Principal, VariablesOf } from '../../platform/app-env.ts';
 import { AppError } from '../../platform/problem.ts';
 import { clientKey, rateLimit } from '../../platform/rate-limit/rate-limit.middleware.ts';
 
@@ -13,8 +13,10 @@ export type Requirement = {
 };
 
 /**
- * `Authorization: Bearer <access token | sk_ API key>` → the principal. Every request re-checks the
- * session (or key) and the account, so logout, revocation and disabling apply at once on every instance.
+ * `Authorization: Bearer <access token | sk_ API key>` → the principal. An API key and its account are
+ * looked up on every request, so revoking it applies at once on every instance. A session's holder may
+ * come from the session cache, which every revocation, disabling or role/tier change evicts on every
+ * instance as it commits (`sessions.holder`).
  */
 async function identify(c: Context<AppEnv>): Promise<Principal> {
   const header = c.req.header('authorization');
@@ -27,41 +29,39 @@ async function identify(c: Context<AppEnv>): Promise<Principal> {
   if (!match)
     throw new AppError('unauthenticated', { detail: 'Expected a Bearer token', headers: CHALLENGE });
   const token = match[1]!;
-  const { tokens, sessions, apiKeys, users } = c.var.services;
+  const { tokens, sessions, apiKeys, users } = c.get('services');
 
-  let principal: Omit<Principal, 'role' | 'tier'>;
   if (token.startsWith('sk_')) {
     const key = await apiKeys.authenticate(token);
-    principal = { userId: key.userId, via: 'api_key', apiKeyId: key.keyId };
-  } else {
-    const claims = await tokens.verify(token);
-    principal = { userId: claims.userId, via: 'session', sessionId: claims.sessionId };
+    const user = await users.findById(key.userId);
+    if (!user) throw refused('account_gone');
+    if (user.disabledAt) throw refused('account_disabled');
+    return { userId: key.userId, via: 'api_key', apiKeyId: key.keyId, role: user.role, tier: user.tier };
   }
-  // Both lookups at once (one round trip of latency); the account is judged first, so a disabled user
-  // hears why (their sessions are revoked as well).
-  const [user, sessionActive] = await Promise.all([
-    users.findById(principal.userId),
-    principal.sessionId ? sessions.isActive(principal.sessionId, principal.userId) : true,
-  ]);
-  if (!user)
-    throw new AppError('unauthenticated', { detail: 'The account no longer exists', headers: CHALLENGE });
-  if (user.disabledAt) throw new AppError('account_disabled');
-  if (!sessionActive) {
-    throw new AppError('unauthenticated', { detail: 'The session has ended', headers: CHALLENGE });
-  }
-  return { ...principal, role: user.role, tier: user.tier };
+  const claims = await tokens.verify(token);
+  const holder = await sessions.holder(claims.sessionId, claims.userId);
+  if (typeof holder === 'string') throw refused(holder);
+  return { ...holder, via: 'session', sessionId: claims.sessionId };
 }
 
+const refused = (reason: 'account_gone' | 'account_disabled' | 'session_ended') =>
+  reason === 'account_disabled'
+    ? new AppError('account_disabled')
+    : new AppError('unauthenticated', {
+        detail: reason === 'account_gone' ? 'The account no longer exists' : 'The session has ended',
+        headers: CHALLENGE,
+      });
+
 /**
- * Sets `c.var.principal`, or refuses. Invalid credentials count against the caller's address
+ * Sets the `principal` variable, or refuses. Invalid credentials count against the caller's address
  * (`auth_failures`): past the limit the address is refused before any lookup, so guessing tokens or
  * keys, or flooding with bad ones, costs neither database work nor more than the limit's worth of tries.
  */
 export const requireUser =
   (requirement: Requirement = {}): MiddlewareHandler<AppEnv> =>
   async (c, next) => {
-    const failures = c.var.services.rateLimits.authFailures;
-    const address = clientKey(c.var.clientIp);
+    const failures = c.get('services').rateLimits.authFailures;
+    const address = clientKey(c.get('clientIp'));
     failures.assertNotBlocked(address);
     let principal: Principal;
     try {
@@ -87,9 +87,10 @@ export const authenticated = (requirement: Requirement = {}) =>
   [requireUser(requirement), rateLimit('principal')] as const;
 
 /** The principal a `requireUser` middleware has set (a route without one is a programming error). */
-export function principalOf(c: { var: { principal?: Principal } }): Principal {
-  if (!c.var.principal) throw new Error('route reached without requireUser()');
-  return c.var.principal;
+export function principalOf(c: VariablesOf): Principal {
+  const principal = c.get('principal');
+  if (!principal) throw new Error('route reached without requireUser()');
+  return principal;
 }
 
 /** Security requirement objects for a route's OpenAPI contract. */

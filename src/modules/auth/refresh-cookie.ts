@@ -14,7 +14,7 @@ export function writeRefreshCookie(c: Context<AppEnv>, token: string): void {
     secure: true,
     httpOnly: true,
     sameSite: 'Strict',
-    maxAge: c.var.services.config.auth.refreshTokenTtlS,
+    maxAge: c.get('services').config.auth.refreshTokenTtlS,
   });
 }
 
@@ -28,7 +28,7 @@ export const clearRefreshCookie = (c: Context<AppEnv>) =>
 export function assertAllowedOrigin(c: Context<AppEnv>): void {
   const origin = c.req.header('origin');
   if (origin === undefined) return;
-  const { config } = c.var.services;
+  const { config } = c.get('services');
   const allowed = new Set([new URL(config.publicUrl).origin, ...config.cors.origins]);
   if (!allowed.has(origin)) throw new AppError('forbidden', { detail: `Origin ${origin} is not allowed` });
 }

@@ -10,6 +10,7 @@ import type { UsersService } from '../users/users.service.ts';
 import type { UserRow } from '../users/users.tables.ts';
 import { refreshTokens, sessions } from './auth.tables.ts';
 import { verifyPassword } from './passwords.ts';
+import { createSessionCache, type SessionHolder } from './session-cache.ts';
 import type { TokenService } from './tokens.ts';
 
 export type Issued = { accessToken: string; expiresIn: number; refreshToken: string; user: UserRow };
@@ -27,6 +28,7 @@ export function createSessionsService(deps: {
 }) {
   const { db, users, audit, tokens, config, loginFailures } = deps;
   const ttlMs = config.auth.refreshTokenTtlS * 1000;
+  const cache = createSessionCache({ ttlMs: config.auth.sessionCacheTtlS * 1000 });
 
   async function issueRefreshToken(tx: Tx, sessionId: string): Promise<string> {
     const token = randomToken(32);
@@ -39,7 +41,9 @@ export function createSessionsService(deps: {
     return token;
   }
 
+  // Revocations also evict here at once; the trigger's notification reaches every instance at commit.
   async function revokeSession(tx: Tx, sessionId: string, reason: string): Promise<void> {
+    cache.forgetSession(sessionId);
     await tx
       .update(sessions)
       .set({ revokedAt: new Date(), revokedReason: reason })
@@ -55,7 +59,7 @@ export function createSessionsService(deps: {
 
   // Checked on every session request: prepared once, so drizzle does not rebuild its SQL each time.
   const activeSession = db
-    .select({ one: sql<number>`1` })
+    .select({ expiresAt: sessions.expiresAt })
     .from(sessions)
     .where(
       and(
@@ -176,6 +180,7 @@ export function createSessionsService(deps: {
 
     /** Revokes every live session of a user (all of them, or all but `except`). */
     async revokeAll(tx: Tx, userId: string, reason: string, except?: string): Promise<void> {
+      cache.forgetUser(userId);
       await tx
         .update(sessions)
         .set({ revokedAt: new Date(), revokedReason: reason })
@@ -188,11 +193,32 @@ export function createSessionsService(deps: {
         );
     },
 
-    /** Whether an access token's session is still live: checked on every request, so revocation is immediate. */
-    async isActive(sessionId: string, userId: string): Promise<boolean> {
-      const [row] = await activeSession.execute({ sessionId, userId });
-      return row !== undefined;
+    /**
+     * Who holds a live session, or why nobody does. The account is judged first, so a disabled user hears
+     * why (their sessions are revoked as well). Both are read at once (one round trip of latency), unless
+     * the cache may answer.
+     */
+    async holder(
+      sessionId: string,
+      userId: string,
+    ): Promise<SessionHolder | 'account_gone' | 'account_disabled' | 'session_ended'> {
+      const cached = cache.get(sessionId);
+      if (cached?.userId === userId) return cached;
+      const version = cache.version();
+      const [user, [session]] = await Promise.all([
+        users.findById(userId),
+        activeSession.execute({ sessionId, userId }),
+      ]);
+      if (!user) return 'account_gone';
+      if (user.disabledAt) return 'account_disabled';
+      if (!session) return 'session_ended';
+      const holder = { userId, role: user.role, tier: user.tier };
+      cache.set(sessionId, holder, version, session.expiresAt);
+      return holder;
     },
+
+    /** The holders this instance remembers; `principal_changes` notifications keep it true. */
+    cache,
   };
 }
 

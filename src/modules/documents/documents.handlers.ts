@@ -66,10 +66,11 @@ export const uploadDocument: RouteHandler<typeof uploadDocumentRoute, AppEnv> = 
   // No `Connection: close` on a refusal: closing with unread body bytes makes the kernel reset the
   // connection and the client may lose the 413. @hono/node-server drains the rest (bounded: 64 MiB or
   // 500 ms) and then closes, so the answer goes out first.
-  const row = await c.var.services.documents.upload(
+  const { documents } = c.get('services');
+  const row = await documents.upload(
     principalOf(c).userId,
     { contentType, contentLength: declared ? Number(declared) : undefined, body },
-    c.var.signal,
+    c.get('signal'),
     auditContextOf(c),
   );
   const document = toDocument(row);
@@ -94,7 +95,7 @@ export const listDocuments: RouteHandler<typeof listDocumentsRoute, AppEnv> = as
       errors: [{ location: 'query', path: 'cursor', message: 'This cursor belongs to another order' }],
     });
   }
-  const rows = await c.var.services.documents.list(principalOf(c).userId, {
+  const rows = await c.get('services').documents.list(principalOf(c).userId, {
     limit: limit + 1,
     order,
     q,
@@ -120,7 +121,8 @@ export const listDocuments: RouteHandler<typeof listDocumentsRoute, AppEnv> = as
 };
 
 export const getDocument: RouteHandler<typeof getDocumentRoute, AppEnv> = async (c) => {
-  const row = await c.var.services.documents.get(principalOf(c).userId, documentId(c.req.valid('param').id));
+  const { documents } = c.get('services');
+  const row = await documents.get(principalOf(c).userId, documentId(c.req.valid('param').id));
   c.header('ETag', metadataEtag(row));
   c.header('Cache-Control', 'private, no-cache');
   if (notModified(c.req.valid('header')['if-none-match'], metadataEtag(row))) return c.body(null, 304);
@@ -128,7 +130,7 @@ export const getDocument: RouteHandler<typeof getDocumentRoute, AppEnv> = async 
 };
 
 export const getContent: RouteHandler<typeof getContentRoute, AppEnv> = async (c) => {
-  const { documents } = c.var.services;
+  const { documents } = c.get('services');
   const row = await documents.get(principalOf(c).userId, documentId(c.req.valid('param').id));
   const headers = c.req.valid('header');
   const disposition = contentDisposition(row.name, { type: 'attachment' });
@@ -152,7 +154,7 @@ export const getContent: RouteHandler<typeof getContentRoute, AppEnv> = async (c
   // A malformed Range header is ignored (RFC 9110 §14.2); several disjoint ranges get the whole document.
   const ranges = parsed?.code === 0 && parsed.type === 'bytes' ? combineRanges(parsed.ranges) : [];
   const range = ranges.length === 1 ? ranges[0]! : undefined;
-  const body = await documents.openContent(row, range, c.var.signal);
+  const body = await documents.openContent(row, range, c.get('signal'));
   const length = range ? range.end - range.start + 1 : row.sizeBytes;
   return c.body(Readable.toWeb(body) as ReadableStream, range ? 206 : 200, {
     ...common,
@@ -163,7 +165,8 @@ export const getContent: RouteHandler<typeof getContentRoute, AppEnv> = async (c
 };
 
 export const updateDocument: RouteHandler<typeof updateDocumentRoute, AppEnv> = async (c) => {
-  const row = await c.var.services.documents.update(
+  const { documents } = c.get('services');
+  const row = await documents.update(
     principalOf(c).userId,
     documentId(c.req.valid('param').id),
     c.req.valid('json'),
@@ -174,10 +177,7 @@ export const updateDocument: RouteHandler<typeof updateDocumentRoute, AppEnv> = 
 };
 
 export const deleteDocument: RouteHandler<typeof deleteDocumentRoute, AppEnv> = async (c) => {
-  await c.var.services.documents.remove(
-    principalOf(c).userId,
-    documentId(c.req.valid('param').id),
-    auditContextOf(c),
-  );
+  const { documents } = c.get('services');
+  await documents.remove(principalOf(c).userId, documentId(c.req.valid('param').id), auditContextOf(c));
   return c.body(null, 204);
 };

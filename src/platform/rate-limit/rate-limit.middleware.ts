@@ -30,14 +30,14 @@ export const isRateLimit = (middleware: unknown): middleware is RateLimitMiddlew
  */
 export function rateLimit(policy: RoutePolicy): RateLimitMiddleware {
   const middleware: MiddlewareHandler<AppEnv> = async (c, next) => {
-    const limits = c.var.services.rateLimits;
+    const limits = c.get('services').rateLimits;
     if (!limits.enabled) return next();
-    const principal = c.var.principal;
+    const principal = c.get('principal');
     if (policy === 'principal' && !principal) throw new Error('rateLimit("principal") before requireUser()');
     const started = performance.now();
     const decision =
       policy !== 'principal'
-        ? await limits.consume(policy, clientKey(c.var.clientIp))
+        ? await limits.consume(policy, clientKey(c.get('clientIp')))
         : principal!.via === 'api_key'
           ? await limits.consume('api_key', principal!.apiKeyId!, principal!.tier)
           : await limits.consume('account', principal!.userId);
