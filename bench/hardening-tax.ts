@@ -1,7 +1,7 @@
 // (b) Hardening tax: GET /v1/documents/{id} with a session token through the whole stack, against the
-// same query behind a bare Hono + postgres.js handler, at 50 connections (autocannon). The two run in
-// alternating rounds and the median ratio is reported: on a shared 2-core VM one pair of runs can be
-// ±20 % apart for identical code.
+// same query behind a bare Hono + postgres.js handler, at 50 connections (autocannon). Both are warmed
+// up first (the first seconds run unoptimised code), then run in alternating rounds and the median
+// ratio is reported: on a shared 2-core VM one pair of runs can be ±20 % apart for identical code.
 // (c) Limiter overhead: the same route with limits on and off, one connection, sequential requests.
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -13,12 +13,13 @@ import { type Stack, serverEnv } from './cold-start.ts';
 import { percentiles, virtualUser } from './http.ts';
 import { benchAccount, startApi } from './server.ts';
 
-const SECONDS = Number(process.env.BENCH_TAX_S ?? 5);
-const ROUNDS = 3;
+const SECONDS = Number(process.env.BENCH_TAX_S ?? 4);
+const ROUNDS = 5;
+const WARM_UP_S = 3;
 const SEQUENTIAL = Number(process.env.BENCH_LIMITER_REQUESTS ?? 4000);
 
-const throughput = async (url: string, headers: Record<string, string> = {}) => {
-  const result = await autocannon({ url, connections: 50, duration: SECONDS, headers });
+const throughput = async (url: string, headers: Record<string, string> = {}, duration = SECONDS) => {
+  const result = await autocannon({ url, connections: 50, duration, headers });
   return {
     reqS: Math.round(result.requests.average),
     p99: result.latency.p99,
@@ -44,12 +45,20 @@ export async function hardeningTax(stack: Stack) {
   await sql.end();
   const bare = await startBare(stack, owner!.id as string);
   const rounds = [];
+  const fullRun = (duration?: number) =>
+    throughput(
+      `${api.url}/v1/documents/${account.documentId}`,
+      { authorization: `Bearer ${account.token}` },
+      duration,
+    );
+  const bareRun = (duration?: number) =>
+    throughput(`${bare.url}/documents/${account.documentId}`, {}, duration);
   try {
+    await fullRun(WARM_UP_S);
+    await bareRun(WARM_UP_S);
     for (let round = 0; round < ROUNDS; round++) {
-      const full = await throughput(`${api.url}/v1/documents/${account.documentId}`, {
-        authorization: `Bearer ${account.token}`,
-      });
-      const baseline = await throughput(`${bare.url}/documents/${account.documentId}`);
+      const full = await fullRun();
+      const baseline = await bareRun();
       rounds.push({ full, baseline, ratio: full.reqS / baseline.reqS });
     }
   } finally {

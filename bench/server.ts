@@ -1,6 +1,7 @@
-// Starts the production bundle (`node --max-semi-space-size=2 dist/main.js`, as `pnpm start` does) on a
-// free loopback port for one benchmark, and stops it.
+// Starts the production bundle with `pnpm start`'s command line on a free loopback port for one
+// benchmark, and stops it.
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { freePort } from '../src/dev/free-port.ts';
@@ -18,9 +19,19 @@ export const BENCH_LIMITS = {
   RATE_LIMIT_API_KEY_FREE: '1000000/1m burst 1000000',
 };
 
-export async function startApi(stack: Stack, extra: Record<string, string> = {}, entry = 'dist/main.js') {
+/** `pnpm start`'s arguments after `node` (its V8 flags decide GC cost and memory, so they are measured). */
+export const productionArgs = () =>
+  (
+    JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
+      scripts: { start: string };
+    }
+  ).scripts.start
+    .split(' ')
+    .slice(1);
+
+export async function startApi(stack: Stack, extra: Record<string, string> = {}) {
   const port = await freePort();
-  const child = spawn(process.execPath, ['--max-semi-space-size=2', entry], {
+  const child = spawn(process.execPath, productionArgs(), {
     cwd: ROOT,
     // Production logging (one access line per request) into /dev/null: its cost is part of the figures.
     env: serverEnv(stack, port, { LOG_LEVEL: 'info', SERVER_TIMING: 'false', ...BENCH_LIMITS, ...extra }),

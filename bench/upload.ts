@@ -13,6 +13,7 @@ import { freePort } from '../src/dev/free-port.ts';
 import { multipartFrame } from '../src/dev/multipart-frame.ts';
 import { createStorage } from '../src/storage/storage.ts';
 import { type Stack, serverEnv } from './cold-start.ts';
+import { productionArgs } from './server.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const SIZE = 1024 ** 3;
@@ -75,14 +76,7 @@ export async function uploadBenchmark(stack: Stack) {
   const port = await freePort();
   // The production command line (`pnpm start`), flags included: the small young generation is what
   // keeps socket buffers from piling up between scavenges at upload speed.
-  const startArgs = (
-    JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
-      scripts: { start: string };
-    }
-  ).scripts.start
-    .split(' ')
-    .slice(1);
-  const server = spawn(process.execPath, startArgs, {
+  const server = spawn(process.execPath, productionArgs(), {
     cwd: ROOT,
     env: serverEnv(stack, port, { MAX_UPLOAD_BYTES: String(2 * SIZE), REQUEST_TIMEOUT_MS: '900000' }),
     stdio: 'ignore',

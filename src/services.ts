@@ -47,7 +47,12 @@ export async function createServices(deps: {
           {
             onNotify: (payload) => sessions.cache.applyChange(payload),
             onListening: () => sessions.cache.trust(),
-            onLost: () => sessions.cache.distrust(),
+            onLost: () => {
+              sessions.cache.distrust();
+              logger.warn(
+                'principal_changes listener lost: session requests look up every time until it is back',
+              );
+            },
           },
           logger,
         )

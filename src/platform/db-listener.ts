@@ -29,10 +29,9 @@ export function listenTo(url: string, channel: string, events: ListenerEvents, l
     connection: { application_name: 'stowage-listener' },
     onnotice: () => {},
     onclose: () => {
-      if (listening) {
-        listening = false;
-        events.onLost();
-      }
+      const lost = listening && !stopped;
+      listening = false;
+      if (lost) events.onLost();
       retry();
     },
     // Internal to postgres.js (its own listen() uses it): every NotificationResponse of the connection.
