@@ -1,11 +1,15 @@
 // (a) The session mix: 50 virtual users, each signs in once (like a Locust user's on_start), then loops
 // list → get → upload(1 KiB) for the duration. Per endpoint and overall: req/s, p50/p95/p99, errors.
-// `paced` adds a Locust-style wait_time between(0.5, 1.5) s after each loop: latency below saturation.
+// `paced` adds a Locust-style wait_time between(0.5, 1.5) s after each loop, and starts each user at a
+// random moment of the first 1.5 s (a ramp-up, like Locust's spawn rate): latency below saturation,
+// not the herd of 50 users released in the same millisecond.
 import type { Stack } from './cold-start.ts';
 import { percentiles, virtualUser } from './http.ts';
 import { benchAccount, smallUpload, startApi } from './server.ts';
 
 const USERS = 50;
+
+const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 type Endpoint = 'login' | 'list' | 'get' | 'upload';
 
@@ -37,6 +41,7 @@ export async function sessionMix(stack: Stack, options: { paced?: boolean } = {}
       const token = (JSON.parse(login.body) as { access_token: string }).access_token;
       const auth = { authorization: `Bearer ${token}` };
       await ready;
+      if (options.paced) await pause(Math.random() * 1500);
       while (performance.now() < deadline) {
         const list = await user.send('GET', '/v1/documents?limit=20', auth);
         record('list', 200, list);
@@ -53,7 +58,7 @@ export async function sessionMix(stack: Stack, options: { paced?: boolean } = {}
             upload.body,
           ),
         );
-        if (options.paced) await new Promise((r) => setTimeout(r, 500 + Math.random() * 1000));
+        if (options.paced) await pause(500 + Math.random() * 1000);
       }
       user.close();
     };
