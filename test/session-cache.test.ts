@@ -162,6 +162,27 @@ describe('session cache rules', () => {
     expect(cache.size).toBe(0);
   });
 
+  it('stores nothing of a session being revoked until the commit’s notification arrives', () => {
+    const cache = createSessionCache({ ttlMs: 30_000, holdMs: 50 });
+    cache.trust();
+    cache.forgetSession('s1'); // inside the revoking transaction
+    // A request between that and the commit still reads the session as live; it must not be kept.
+    cache.set('s1', holder, cache.version(), later);
+    expect(cache.get('s1')).toBeUndefined();
+    cache.applyChange('session:s1'); // committed
+    cache.set('s1', holder, cache.version(), later);
+    expect(cache.get('s1')).toEqual(holder);
+  });
+
+  it('a hold ends by itself when no notification comes (the transaction rolled back)', async () => {
+    const cache = createSessionCache({ ttlMs: 30_000, holdMs: 20 });
+    cache.trust();
+    cache.forgetSession('s1');
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    cache.set('s1', holder, cache.version(), later);
+    expect(cache.get('s1')).toEqual(holder);
+  });
+
   it('keeps no entry past its session’s own expiry', () => {
     const cache = createSessionCache({ ttlMs: 30_000 });
     cache.trust();

@@ -23,7 +23,8 @@ export function createAdminService(deps: {
       const row = await users.adminUpdate(id, patch, context, (tx, userId) =>
         sessions.revokeAll(tx, userId, 'disabled'),
       );
-      sessions.cache.forgetUser(id);
+      // Committed: this instance applies it now, the users trigger's notification tells the others.
+      sessions.cache.applyChange(`user:${id}`);
       return row;
     },
 

@@ -12,8 +12,21 @@ export type SessionHolder = Pick<UserRow, 'role' | 'tier'> & { userId: string };
  * listening again starts empty. The TTL bounds only what no notification could report (a connection
  * that died silently).
  */
-export function createSessionCache(options: { ttlMs: number; max?: number }) {
+export function createSessionCache(options: { ttlMs: number; max?: number; holdMs?: number }) {
   const enabled = options.ttlMs > 0;
+  const holdMs = options.holdMs ?? 10_000;
+  // `session:<id>` / `user:<id>` being changed by a transaction of this instance: nothing about them is
+  // stored until that change's notification arrives (it is sent at commit), or the hold expires (the
+  // transaction rolled back). Without it, a request between the eviction and the commit would read
+  // the old row and store it again.
+  const holds = new Map<string, number>();
+  const held = (key: string) => {
+    const until = holds.get(key);
+    if (until === undefined) return false;
+    if (until > Date.now()) return true;
+    holds.delete(key);
+    return false;
+  };
   const entries = new LRUCache<string, SessionHolder>({
     max: options.max ?? 10_000,
     ttl: options.ttlMs || 1,
@@ -38,16 +51,24 @@ export function createSessionCache(options: { ttlMs: number; max?: number }) {
     version: () => generation,
     set(sessionId: string, holder: SessionHolder, version: number, sessionExpiresAt: Date) {
       if (!enabled || !trusted || version !== generation) return;
+      if (holds.size > 0 && (held(`session:${sessionId}`) || held(`user:${holder.userId}`))) return;
       const ttl = Math.min(options.ttlMs, sessionExpiresAt.getTime() - Date.now());
       if (ttl > 0) entries.set(sessionId, holder, { ttl });
     },
-    forgetSession: (sessionId: string) => forget((id) => id === sessionId),
-    forgetUser: (userId: string) => forget((_, holder) => holder.userId === userId),
-    /** A `principal_changes` payload: `session:<id>` or `user:<id>`; anything else empties the cache. */
+    /** Called inside a transaction that revokes the session: evicts it and holds it until the commit is heard. */
+    forgetSession(sessionId: string) {
+      holds.set(`session:${sessionId}`, Date.now() + holdMs);
+      forget((id) => id === sessionId);
+    },
+    /**
+     * A committed change: a `principal_changes` payload, `session:<id>` or `user:<id>` (anything else
+     * empties the cache). Ends the hold `forgetSession` put on it.
+     */
     applyChange(payload: string) {
       const [kind, id] = payload.split(':');
-      if (kind === 'session' && id) this.forgetSession(id);
-      else if (kind === 'user' && id) this.forgetUser(id);
+      holds.delete(payload);
+      if (kind === 'session' && id) forget((sessionId) => sessionId === id);
+      else if (kind === 'user' && id) forget((_, holder) => holder.userId === id);
       else this.clear();
     },
     clear: () => forget(() => true),

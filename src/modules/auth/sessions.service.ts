@@ -41,7 +41,8 @@ export function createSessionsService(deps: {
     return token;
   }
 
-  // Revocations also evict here at once; the trigger's notification reaches every instance at commit.
+  // A revocation evicts here at once and holds the session out of the cache until the trigger's
+  // notification, sent at commit, reaches this instance (and every other).
   async function revokeSession(tx: Tx, sessionId: string, reason: string): Promise<void> {
     cache.forgetSession(sessionId);
     await tx
@@ -180,8 +181,7 @@ export function createSessionsService(deps: {
 
     /** Revokes every live session of a user (all of them, or all but `except`). */
     async revokeAll(tx: Tx, userId: string, reason: string, except?: string): Promise<void> {
-      cache.forgetUser(userId);
-      await tx
+      const revoked = await tx
         .update(sessions)
         .set({ revokedAt: new Date(), revokedReason: reason })
         .where(
@@ -190,7 +190,9 @@ export function createSessionsService(deps: {
             isNull(sessions.revokedAt),
             except ? ne(sessions.id, except) : undefined,
           ),
-        );
+        )
+        .returning({ id: sessions.id });
+      for (const { id } of revoked) cache.forgetSession(id);
     },
 
     /**
