@@ -8,6 +8,7 @@ import { createSessionCache } from '../src/modules/auth/session-cache.ts';
 import { listenTo } from '../src/platform/db-listener.ts';
 import { api, type Session } from './support/api.ts';
 import { captureLogs, createTestDatabase, startTestServer } from './support/harness.ts';
+import { MAIN, spawnServer } from './support/spawn.ts';
 
 // Instances of one deployment share the signing key, the database and the bucket.
 const { privateKey } = await generateKeyPair('EdDSA', { crv: 'Ed25519', extractable: true });
@@ -109,6 +110,49 @@ describe('session cache', () => {
         queriesOf((await api(uncached).call('GET', '/v1/me', { token: session.accessToken })).headers),
       );
     expect(counts).toEqual([3, 3, 3]);
+  });
+});
+
+describe('session cache in the process model', () => {
+  it('every worker of a cluster stops honouring a session that another instance logged out', async () => {
+    const cluster = await spawnServer(
+      {
+        WEB_CONCURRENCY: '2',
+        SERVER_TIMING: 'true',
+        JWT_SIGNING_KEY,
+        DATABASE_URL: server.config.database.url!,
+        S3_BUCKET: server.config.s3.bucket,
+      },
+      MAIN,
+    );
+    const session = await signedIn();
+    // A new connection per request: the primary hands connections to the workers in turn.
+    const queries: number[] = [];
+    const statuses = async (count: number) => {
+      const seen: number[] = [];
+      for (let i = 0; i < count; i++) {
+        const response = await fetch(`${cluster.url}/v1/me`, {
+          headers: { authorization: `Bearer ${session.accessToken}`, connection: 'close' },
+        });
+        await response.arrayBuffer();
+        seen.push(response.status);
+        queries.push(queriesOf(response.headers));
+      }
+      return seen;
+    };
+    expect(await statuses(6)).toEqual([200, 200, 200, 200, 200, 200]);
+    // Two of them looked the session up (3 queries), one per worker; the rest came from its cache.
+    expect([...queries].sort()).toEqual([1, 1, 1, 1, 3, 3]);
+    const logout = await api(server).call('POST', '/v1/auth/logout', {
+      headers: { cookie: session.refreshCookie },
+    });
+    expect(logout.status).toBe(204);
+    const started = performance.now();
+    let after = await statuses(6);
+    while (after.includes(200) && performance.now() - started < 2000) after = await statuses(6);
+    expect(after).toEqual([401, 401, 401, 401, 401, 401]);
+    expect(performance.now() - started).toBeLessThan(1000);
+    expect(cluster.logs.filter((line) => line.msg === 'worker listening')).toHaveLength(2);
   });
 });
 
