@@ -31,12 +31,7 @@ afterAll(() => sql.end());
 const queriesOf = (headers: Headers) =>
   Number(/desc="(\d+) queries"/.exec(headers.get('server-timing') ?? '')?.[1]);
 
-async function signedIn(): Promise<Session> {
-  const client = api(server);
-  const email = `cache-${Math.random().toString(36).slice(2)}@example.com`;
-  await client.register(email);
-  return client.login(email);
-}
+const signedIn = (): Promise<Session> => api(server).signUp('cache');
 
 /** Polls `GET /v1/me` on `instance` until it stops answering 200; the status and how long it took. */
 async function refusedWithin(instance: typeof server, token: string, ms = 2000) {
