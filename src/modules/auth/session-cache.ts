@@ -15,10 +15,10 @@ export type SessionHolder = Pick<UserRow, 'role' | 'tier'> & { userId: string };
 export function createSessionCache(options: { ttlMs: number; max?: number; holdMs?: number }) {
   const enabled = options.ttlMs > 0;
   const holdMs = options.holdMs ?? 10_000;
-  // `session:<id>` / `user:<id>` being changed by a transaction of this instance: nothing about them is
-  // stored until that change's notification arrives (it is sent at commit), or the hold expires (the
-  // transaction rolled back). Without it, a request between the eviction and the commit would read
-  // the old row and store it again.
+  // `session:<id>` being revoked by a transaction of this instance: nothing about it is stored until
+  // that change's notification arrives (it is sent at commit), or the hold expires (the transaction
+  // rolled back). Without it, a request between the eviction and the commit would read the old row and
+  // store it again.
   const holds = new Map<string, number>();
   const held = (key: string) => {
     const until = holds.get(key);
@@ -51,13 +51,16 @@ export function createSessionCache(options: { ttlMs: number; max?: number; holdM
     version: () => generation,
     set(sessionId: string, holder: SessionHolder, version: number, sessionExpiresAt: Date) {
       if (!enabled || !trusted || version !== generation) return;
-      if (holds.size > 0 && (held(`session:${sessionId}`) || held(`user:${holder.userId}`))) return;
+      if (holds.size > 0 && held(`session:${sessionId}`)) return;
       const ttl = Math.min(options.ttlMs, sessionExpiresAt.getTime() - Date.now());
       if (ttl > 0) entries.set(sessionId, holder, { ttl });
     },
     /** Called inside a transaction that revokes the session: evicts it and holds it until the commit is heard. */
     forgetSession(sessionId: string) {
-      holds.set(`session:${sessionId}`, Date.now() + holdMs);
+      const now = Date.now();
+      // Holds whose notification never came (rolled back, or sent while not listening) are dropped here.
+      if (holds.size >= 1000) for (const [key, until] of holds) if (until <= now) holds.delete(key);
+      holds.set(`session:${sessionId}`, now + holdMs);
       forget((id) => id === sessionId);
     },
     /**
