@@ -20,7 +20,7 @@ export const BENCH_LIMITS = {
 };
 
 /** `pnpm start`'s arguments after `node` (its V8 flags decide GC cost and memory, so they are measured). */
-export const productionArgs = () =>
+const productionArgs = () =>
   (
     JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
       scripts: { start: string };
@@ -38,25 +38,24 @@ export async function startApi(stack: Stack, extra: Record<string, string> = {})
     stdio: 'ignore',
   });
   const url = `http://127.0.0.1:${port}`;
+  const stop = async () => {
+    child.kill('SIGTERM');
+    await new Promise((resolve) => child.once('exit', resolve));
+  };
   const deadline = Date.now() + 30_000;
-  while (Date.now() < deadline) {
-    if (
-      await fetch(`${url}/readyz`).then(
-        (r) => r.status === 200,
-        () => false,
-      )
-    )
-      break;
+  const ready = () =>
+    fetch(`${url}/readyz`).then(
+      (r) => r.status === 200,
+      () => false,
+    );
+  while (!(await ready())) {
+    if (Date.now() > deadline) {
+      await stop();
+      throw new Error(`the API on ${url} was not ready within 30 s`);
+    }
     await sleep(20);
   }
-  return {
-    url,
-    pid: child.pid!,
-    stop: async () => {
-      child.kill('SIGTERM');
-      await new Promise((resolve) => child.once('exit', resolve));
-    },
-  };
+  return { url, pid: child.pid!, stop };
 }
 
 /** A registered, signed-in account with one small document. */

@@ -1,21 +1,17 @@
 // 1 GiB through POST /v1/documents (the built server, its RSS sampled from /proc) against a direct
 // lib-storage upload of the same bytes to the same s3rver, in the same run.
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { fileURLToPath } from 'node:url';
 import { Upload } from '@aws-sdk/lib-storage';
 import postgres from 'postgres';
-import { freePort } from '../src/dev/free-port.ts';
 import { multipartFrame } from '../src/dev/multipart-frame.ts';
 import { createStorage } from '../src/storage/storage.ts';
-import { type Stack, serverEnv } from './cold-start.ts';
-import { productionArgs } from './server.ts';
+import type { Stack } from './cold-start.ts';
+import { startApi } from './server.ts';
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const SIZE = 1024 ** 3;
 const BLOCK = randomBytes(1024 * 1024);
 const MiB = 1024 * 1024;
@@ -73,23 +69,11 @@ function uploadThroughApi(base: string, token: string): Promise<number> {
 }
 
 export async function uploadBenchmark(stack: Stack) {
-  const port = await freePort();
   // The production command line (`pnpm start`), flags included: the small young generation is what
   // keeps socket buffers from piling up between scavenges at upload speed.
-  const server = spawn(process.execPath, productionArgs(), {
-    cwd: ROOT,
-    env: serverEnv(stack, port, { MAX_UPLOAD_BYTES: String(2 * SIZE), REQUEST_TIMEOUT_MS: '900000' }),
-    stdio: 'ignore',
-  });
-  const base = `http://127.0.0.1:${port}`;
+  const server = await startApi(stack, { MAX_UPLOAD_BYTES: String(2 * SIZE), REQUEST_TIMEOUT_MS: '900000' });
+  const base = server.url;
   try {
-    while (
-      !(await fetch(`${base}/readyz`).then(
-        (r) => r.ok,
-        () => false,
-      ))
-    )
-      await sleep(20);
     const email = `bench-${Date.now()}@example.com`;
     await json(`${base}/v1/auth/register`, { email, password: 'benchmark passphrase' });
     const sql = postgres(stack.databaseUrl, { max: 1 });
@@ -99,10 +83,10 @@ export async function uploadBenchmark(stack: Stack) {
       .access_token as string;
 
     await sleep(500);
-    const baseline = rssOf(server.pid!);
+    const baseline = rssOf(server.pid);
     let peak = baseline;
     const sampler = setInterval(() => {
-      peak = Math.max(peak, rssOf(server.pid!));
+      peak = Math.max(peak, rssOf(server.pid));
     }, 50);
     const apiStarted = performance.now();
     await uploadThroughApi(base, token);
@@ -141,7 +125,6 @@ export async function uploadBenchmark(stack: Stack) {
       },
     ];
   } finally {
-    server.kill('SIGTERM');
-    await new Promise((resolve) => server.once('exit', resolve));
+    await server.stop();
   }
 }

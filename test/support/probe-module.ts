@@ -94,7 +94,7 @@ export const probeModule = (): ApiModule => ({
       const { ms } = c.req.valid('query');
       // Like real work, it stops when the handler timeout or a client disconnect aborts the signal.
       try {
-        await sleep(ms, undefined, { signal: c.var.signal });
+        await sleep(ms, undefined, { signal: c.get('signal') });
       } catch (error) {
         probeStats.sleepsAborted++;
         throw error;

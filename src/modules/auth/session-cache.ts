@@ -13,34 +13,37 @@ export type SessionHolder = Pick<UserRow, 'role' | 'tier'> & { userId: string };
  * that died silently).
  */
 export function createSessionCache(options: { ttlMs: number; max?: number; holdMs?: number }) {
-  const enabled = options.ttlMs > 0;
   const holdMs = options.holdMs ?? 10_000;
-  // `session:<id>` being revoked by a transaction of this instance: nothing about it is stored until
-  // that change's notification arrives (it is sent at commit), or the hold expires (the transaction
-  // rolled back). Without it, a request between the eviction and the commit would read the old row and
-  // store it again.
+  // Every entry gets its own TTL (never past its session's expiry), so the cache needs none of its own.
+  const entries = new LRUCache<string, SessionHolder>({ max: options.max ?? 10_000 });
+  // Sessions being revoked by a transaction of this instance, until when: nothing about them is stored
+  // until that change's notification arrives (it is sent at commit), or the hold expires (the
+  // transaction rolled back). Without it, a request between the eviction and the commit would read the
+  // old row and store it again.
   const holds = new Map<string, number>();
-  const held = (key: string) => {
-    const until = holds.get(key);
-    if (until === undefined) return false;
-    if (until > Date.now()) return true;
-    holds.delete(key);
-    return false;
-  };
-  const entries = new LRUCache<string, SessionHolder>({
-    max: options.max ?? 10_000,
-    ttl: options.ttlMs || 1,
-  });
   let trusted = false;
   // Bumped by every eviction: a lookup that started before one may have read what it evicted.
   let generation = 0;
 
-  const forget = (matches: (sessionId: string, holder: SessionHolder) => boolean) => {
+  const held = (sessionId: string) => {
+    const until = holds.get(sessionId);
+    if (until === undefined) return false;
+    if (until > Date.now()) return true;
+    holds.delete(sessionId);
+    return false;
+  };
+  const evictSession = (sessionId: string) => {
     generation++;
-    const doomed: string[] = [];
-    for (const [sessionId, holder] of entries.entries())
-      if (matches(sessionId, holder)) doomed.push(sessionId);
-    for (const sessionId of doomed) entries.delete(sessionId);
+    entries.delete(sessionId);
+  };
+  const evictUser = (userId: string) => {
+    generation++;
+    const doomed = [...entries.entries()].filter(([, holder]) => holder.userId === userId);
+    for (const [sessionId] of doomed) entries.delete(sessionId);
+  };
+  const clear = () => {
+    generation++;
+    entries.clear();
   };
 
   return {
@@ -50,8 +53,7 @@ export function createSessionCache(options: { ttlMs: number; max?: number; holdM
     /** Taken before a lookup and handed to `set`, which drops the result if anything was evicted since. */
     version: () => generation,
     set(sessionId: string, holder: SessionHolder, version: number, sessionExpiresAt: Date) {
-      if (!enabled || !trusted || version !== generation) return;
-      if (holds.size > 0 && held(`session:${sessionId}`)) return;
+      if (!trusted || version !== generation || held(sessionId)) return;
       const ttl = Math.min(options.ttlMs, sessionExpiresAt.getTime() - Date.now());
       if (ttl > 0) entries.set(sessionId, holder, { ttl });
     },
@@ -59,31 +61,31 @@ export function createSessionCache(options: { ttlMs: number; max?: number; holdM
     forgetSession(sessionId: string) {
       const now = Date.now();
       // Holds whose notification never came (rolled back, or sent while not listening) are dropped here.
-      if (holds.size >= 1000) for (const [key, until] of holds) if (until <= now) holds.delete(key);
-      holds.set(`session:${sessionId}`, now + holdMs);
-      forget((id) => id === sessionId);
+      if (holds.size >= 1000) for (const [id, until] of holds) if (until <= now) holds.delete(id);
+      holds.set(sessionId, now + holdMs);
+      evictSession(sessionId);
     },
     /**
      * A committed change: a `principal_changes` payload, `session:<id>` or `user:<id>` (anything else
-     * empties the cache). Ends the hold `forgetSession` put on it.
+     * empties the cache). Ends the hold `forgetSession` put on that session.
      */
     applyChange(payload: string) {
       const [kind, id] = payload.split(':');
-      holds.delete(payload);
-      if (kind === 'session' && id) forget((sessionId) => sessionId === id);
-      else if (kind === 'user' && id) forget((_, holder) => holder.userId === id);
-      else this.clear();
+      if (kind === 'session' && id) {
+        holds.delete(id);
+        evictSession(id);
+      } else if (kind === 'user' && id) evictUser(id);
+      else clear();
     },
-    clear: () => forget(() => true),
     /** The change channel is listened to (again): start empty, then answer. */
     trust() {
-      this.clear();
+      clear();
       trusted = true;
     },
     /** The change channel is lost: changes may go unseen, so answer nothing until `trust()`. */
     distrust() {
       trusted = false;
-      this.clear();
+      clear();
     },
     get size() {
       return entries.size;
