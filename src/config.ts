@@ -68,30 +68,6 @@ const jsonArray = z.string().transform((text, ctx) => {
   return z.NEVER;
 });
 
-const DEFAULT_CONTENT_TYPES = [
-  'application/pdf',
-  'text/plain',
-  'text/csv',
-  'text/markdown',
-  'application/json',
-  'application/rtf',
-  'application/msword',
-  'application/vnd.openxmlformats-officedocument.wordprocessingml.document',
-  'application/vnd.ms-excel',
-  'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet',
-  'application/vnd.ms-powerpoint',
-  'application/vnd.openxmlformats-officedocument.presentationml.presentation',
-  'application/vnd.oasis.opendocument.text',
-  'application/vnd.oasis.opendocument.spreadsheet',
-  'application/zip',
-  'image/png',
-  'image/jpeg',
-  'image/gif',
-  'image/webp',
-  'image/svg+xml',
-  'image/tiff',
-];
-
 /** Credentials s3rver accepts; production must never run with them. */
 export const EMBEDDED_S3_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } as const;
 
@@ -218,7 +194,19 @@ export const envSchema = z.object({
     1,
   ),
   ALLOWED_CONTENT_TYPES: csv(
-    'Content types a document may have (from the part header); `type/*` allows a family. Default: common document and image types.',
+    'Unset (default): any content type is accepted and stored as declared. Set: only these types (`type/*` allows a family), and the bytes must match the declared type (magic numbers).',
+  ),
+  BODY_IDLE_TIMEOUT_MS: int(
+    'An upload body that sends nothing for this long is cut off with 408 `request_timeout` (time the server itself waits on storage does not count).',
+    30_000,
+    1000,
+    600_000,
+  ),
+  RATE_LIMIT_UPLOADS_IN_FLIGHT: int(
+    '`uploads_in_flight` policy: concurrent uploads per account, counted across every instance (429 beyond it).',
+    4,
+    1,
+    1000,
   ),
   SWEEP_INTERVAL_MS: int(
     'How often each instance removes upload leftovers (pending rows and their objects).',
@@ -433,9 +421,9 @@ const configSchema = envSchema
     runtimeModePollMs: env.RUNTIME_MODE_POLL_MS,
     documents: {
       maxUploadBytes: env.MAX_UPLOAD_BYTES,
-      allowedContentTypes: env.ALLOWED_CONTENT_TYPES.length
-        ? env.ALLOWED_CONTENT_TYPES
-        : DEFAULT_CONTENT_TYPES,
+      allowedContentTypes: env.ALLOWED_CONTENT_TYPES,
+      bodyIdleTimeoutMs: env.BODY_IDLE_TIMEOUT_MS,
+      uploadsInFlight: env.RATE_LIMIT_UPLOADS_IN_FLIGHT,
       sweepIntervalMs: env.SWEEP_INTERVAL_MS,
       pendingTtlS: env.PENDING_UPLOAD_TTL_S,
     },

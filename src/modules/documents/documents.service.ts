@@ -1,4 +1,4 @@
-import type { Readable } from 'node:stream';
+import { pipeline, type Readable, type Transform } from 'node:stream';
 import { and, asc, desc, eq, gt, ilike, lt, or, sql } from 'drizzle-orm';
 import type { Config } from '../../config.ts';
 import type { Db } from '../../db/client.ts';
@@ -8,8 +8,9 @@ import { AppError } from '../../platform/problem.ts';
 import type { Storage } from '../../storage/storage.ts';
 import type { AuditContext, AuditService } from '../audit/audit.service.ts';
 import type { UsersService } from '../users/users.service.ts';
+import { acceptedTypesHint, allows, SignatureCheck } from './content-check.ts';
 import { type DocumentRow, documents } from './documents.tables.ts';
-import { MeteredStream, receiveMultipart } from './upload-stream.ts';
+import { type FilePart, MeteredStream, receiveMultipart } from './upload-stream.ts';
 
 export type DocumentOrder = 'created_at.desc' | 'created_at.asc' | 'name.asc';
 export type ListPosition = { order: DocumentOrder; createdAt?: Date; name?: string; id: string };
@@ -48,8 +49,34 @@ export function checkName(name: string, path = 'name'): string {
   return trimmed;
 }
 
-const allows = (allowed: string[], type: string) =>
-  allowed.some((entry) => entry === type || (entry.endsWith('/*') && type.startsWith(entry.slice(0, -1))));
+/**
+ * The content type a document is stored under (API.md): the part's declared type, or
+ * `application/octet-stream` when it declares none. An unparseable type is 415, never a guess; with an
+ * allowlist the type must be on it (the bytes are checked as they stream).
+ */
+function storedType(part: FilePart, allowed: string[]): string {
+  const hint = allowed.length ? acceptedTypesHint(allowed) : 'Any well-formed type is accepted';
+  if (part.declaredType === undefined) {
+    if (allowed.length && !allows(allowed, 'application/octet-stream')) {
+      throw new AppError('unsupported_media_type', {
+        detail: `The file part has no Content-Type. ${hint}`,
+      });
+    }
+    return 'application/octet-stream';
+  }
+  // busboy reads a type it cannot parse as text/plain; only a part that says text/plain is one.
+  if (part.mimeType === 'text/plain' && !/^text\/plain\s*(;|$)/i.test(part.declaredType)) {
+    throw new AppError('unsupported_media_type', {
+      detail: `The file part's Content-Type "${part.declaredType.slice(0, 100)}" is not a valid media type (type/subtype). ${hint}`,
+    });
+  }
+  if (allowed.length && !allows(allowed, part.mimeType)) {
+    throw new AppError('unsupported_media_type', {
+      detail: `Documents of type ${part.mimeType} are not accepted here. ${hint}`,
+    });
+  }
+  return part.mimeType;
+}
 
 export function createDocumentsService(deps: {
   db: Db;
@@ -60,7 +87,7 @@ export function createDocumentsService(deps: {
   logger: Logger;
 }) {
   const { db, storage, users, audit, logger } = deps;
-  const { maxUploadBytes, allowedContentTypes } = deps.config.documents;
+  const { maxUploadBytes, allowedContentTypes, bodyIdleTimeoutMs } = deps.config.documents;
 
   /**
    * Removes an upload that did not complete. Only a finished put can have left an object (an aborted
@@ -114,13 +141,16 @@ export function createDocumentsService(deps: {
         });
       }
       const remaining = await users.remainingQuota(userId);
-      const received = receiveMultipart(request.contentType, request.body);
+      const received = receiveMultipart(request.contentType, request.body, {
+        idleTimeoutMs: bodyIdleTimeoutMs,
+      });
       const part = await received.file;
-      if (!allows(allowedContentTypes, part.mimeType)) {
-        part.stream.resume();
-        throw new AppError('unsupported_media_type', {
-          detail: `Documents of type ${part.mimeType} are not accepted`,
-        });
+      let contentType: string;
+      try {
+        contentType = storedType(part, allowedContentTypes);
+      } catch (error) {
+        received.stop();
+        throw error;
       }
 
       const limit = Math.min(maxUploadBytes, remaining);
@@ -131,30 +161,42 @@ export function createDocumentsService(deps: {
       );
       const id = newUuid();
       const row = { id, storageKey: `documents/${userId}/${id}` };
-      await db.insert(documents).values({
-        ...row,
-        userId,
-        name: part.filename.trim() ? checkName(part.filename, 'file') : 'untitled',
-        contentType: part.mimeType,
-      });
+      try {
+        await db.insert(documents).values({
+          ...row,
+          userId,
+          name: part.filename.trim() ? checkName(part.filename, 'file') : 'untitled',
+          contentType,
+        });
+      } catch (error) {
+        received.stop();
+        throw error;
+      }
 
       const abort = new AbortController();
       const onClientGone = () => abort.abort(new AppError('bad_request', { detail: 'The client went away' }));
       signal.addEventListener('abort', onClientGone, { once: true });
-      // The first of our own refusals (size, quota, a bad field) is the answer; the stream errors that
-      // follow from it (or from the store failing) are consequences, not causes.
+      // The first of our own refusals (size, quota, type, a bad field, a body cut short) is the answer;
+      // the stream errors that follow from it (or from the store failing) are consequences, not causes.
       let failure: AppError | undefined;
       const failWith = (error: unknown) => {
         if (error instanceof AppError) failure ??= error;
         abort.abort(error);
       };
-      metered.on('error', failWith);
-      part.stream.on('error', failWith);
       received.fields.catch(failWith);
+      // pipeline() hands every stage's error to one callback and destroys the others, so the store's
+      // reader always ends (lib-storage rejects) instead of waiting on a source that died.
+      const stages = allowedContentTypes.length
+        ? [part.stream, new SignatureCheck(contentType, allowedContentTypes), metered]
+        : [part.stream, metered];
+      const source = pipeline(stages as [Readable, Transform], (error) => {
+        if (error) failWith(error);
+      }) as unknown as Readable;
       let objectStored = false;
+      let stored: Promise<void> | undefined;
       try {
-        const stored = storage
-          .put(row.storageKey, part.stream.pipe(metered), part.mimeType, abort.signal)
+        stored = storage
+          .put(row.storageKey, source, contentType, abort.signal)
           .then(() => {
             objectStored = true;
           })
@@ -187,12 +229,17 @@ export function createDocumentsService(deps: {
           return ready!;
         });
       } catch (error) {
+        // Taken first: stopping the parser below rejects `fields` once more, with nothing to say.
+        const answer = failure ?? error;
         abort.abort(error);
-        part.stream.resume();
+        received.stop();
+        source.destroy();
+        // The aborted put settles at once; only then is it known whether an object was written.
+        await stored?.catch(() => {});
         await discard(row, objectStored).catch((error: unknown) =>
           logger.warn({ err: error, document_id: id }, 'could not remove a failed upload; the sweeper will'),
         );
-        throw failure ?? error;
+        throw answer;
       } finally {
         signal.removeEventListener('abort', onClientGone);
       }
