@@ -52,12 +52,10 @@ export const uploadDocument: RouteHandler<typeof uploadDocumentRoute, AppEnv> = 
   }
   // On the Node server the body is read from the socket's own stream: no web-stream round trip, whose
   // extra queues cost memory at upload speed. (Under app.request() there is only the web stream.)
+  // A request aborted while it was being authenticated is a destroyed stream here: never swap in the
+  // web stream then (its own error would have no listener yet); receiveMultipart reports it.
   const incoming = c.env?.incoming;
-  const body = incoming?.readable
-    ? incoming
-    : c.req.raw.body
-      ? Readable.fromWeb(c.req.raw.body as never)
-      : undefined;
+  const body = incoming ? incoming : c.req.raw.body ? Readable.fromWeb(c.req.raw.body as never) : undefined;
   if (!body)
     throw new AppError('validation_failed', {
       errors: [{ location: 'body', path: 'file', message: 'Required' }],

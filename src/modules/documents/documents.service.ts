@@ -140,10 +140,17 @@ export function createDocumentsService(deps: {
           detail: `Documents are limited to ${maxUploadBytes} bytes`,
         });
       }
-      const remaining = await users.remainingQuota(userId);
+      // Reading starts before any await: from here on, every error of the body has a listener.
       const received = receiveMultipart(request.contentType, request.body, {
         idleTimeoutMs: bodyIdleTimeoutMs,
       });
+      let remaining: number;
+      try {
+        remaining = await users.remainingQuota(userId);
+      } catch (error) {
+        received.stop();
+        throw error;
+      }
       const part = await received.file;
       let contentType: string;
       try {

@@ -197,8 +197,12 @@ export function receiveMultipart(
   parser.on('drain', onDrain);
 
   body.on('error', onBodyError);
-  body.on('data', onData);
-  body.on('end', onEnd);
+  if (body.destroyed) {
+    fail(new AppError('bad_request', { detail: 'The client went away before the body was complete' }));
+  } else {
+    body.on('data', onData);
+    body.on('end', onEnd);
+  }
   return { file, fields: finished, stop: () => fail(new AppError('bad_request')) };
 }
 
