@@ -13,6 +13,7 @@ import { createUsersService } from './modules/users/users.service.ts';
 import { listenTo } from './platform/db-listener.ts';
 import type { Logger } from './platform/logger.ts';
 import { createRateLimits } from './platform/rate-limit/rate-limits.ts';
+import { createUploadSlots } from './platform/rate-limit/upload-slots.ts';
 import { createRuntimeModeStore } from './platform/runtime-mode.ts';
 import type { Storage } from './storage/storage.ts';
 
@@ -72,6 +73,12 @@ export async function createServices(deps: {
     apiKeys: createApiKeysService({ db, audit }),
     runtimeMode,
     rateLimits,
+    uploadSlots: createUploadSlots({
+      db,
+      limit: config.documents.uploadsInFlight,
+      enabled: config.rateLimits.enabled,
+      logger,
+    }),
     documents: createDocumentsService({ db, storage, users, audit, config, logger }),
     sweeper: createSweeper({ db, storage, logger, pendingTtlS: config.documents.pendingTtlS }),
     admin: createAdminService({ db, users, sessions, audit, runtimeMode }),

@@ -3,6 +3,7 @@ import { pageQuery } from '../../platform/cursor.ts';
 import { idempotencyKeyHeader, idempotent } from '../../platform/idempotency.ts';
 import { publicIdSchema, toPublicId } from '../../platform/ids.ts';
 import { defineRoute, jsonBody, jsonContent } from '../../platform/openapi.ts';
+import { uploadSlot } from '../../platform/rate-limit/upload-slots.ts';
 import { authenticated, SESSION_OR_KEY } from '../auth/authenticate.ts';
 import type { DocumentRow } from './documents.tables.ts';
 
@@ -47,7 +48,7 @@ export const uploadDocumentRoute = defineRoute({
     '`metadata` (optional JSON object, ≤ 4 KiB). The upload is cut off with 413 as soon as it passes ' +
     '`MAX_UPLOAD_BYTES` (`payload_too_large`) or the remaining quota (`quota_exceeded`); a failed upload ' +
     'leaves nothing behind. `Idempotency-Key` makes retries safe.',
-  middleware: [...authenticated(), idempotent({ streamedBody: true })],
+  middleware: [...authenticated(), uploadSlot(), idempotent({ streamedBody: true })],
   request: {
     headers: idempotencyKeyHeader,
     body: {
