@@ -18,6 +18,7 @@ import { closeConnectionsWhenStopping, type Lifecycle } from './platform/lifecyc
 import { loadShedding } from './platform/load-shedding.ts';
 import type { Logger } from './platform/logger.ts';
 import { buildOpenApiDocument } from './platform/openapi.ts';
+import { closeWhenBodyUnread, requireIdentityEncoding } from './platform/request-body.ts';
 import { requestContext } from './platform/request-context.ts';
 import { runtimeModeGate } from './platform/runtime-mode.ts';
 import { corsPolicy, jsonBodyLimit, securityHeaders } from './platform/security.ts';
@@ -62,12 +63,14 @@ export function createApp(deps: AppDeps) {
   app.use('*', accessLog(logger, config.observability));
   app.use('*', securityHeaders({ hstsMaxAgeS: config.hstsMaxAgeS }));
   app.use('*', corsPolicy(config.cors));
+  app.use('*', closeWhenBodyUnread());
   app.use('*', loadShedding(config.http.maxInFlight));
   app.use('*', closeConnectionsWhenStopping(lifecycle));
   app.use('*', clientIp(proxies));
   app.use('*', handlerTimeout(config.http.handlerTimeoutMs));
   app.use('/v1/*', runtimeModeGate(services.runtimeMode));
   // Authentication, rate limits and idempotency are route middleware, in that order (`authenticated()`).
+  app.use('*', requireIdentityEncoding());
   app.use('*', jsonBodyLimit(config.http.maxJsonBodyBytes));
 
   app.route('/', healthRoutes({ lifecycle, checks: deps.readiness, logger }));

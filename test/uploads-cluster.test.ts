@@ -55,8 +55,6 @@ describe('truncated uploads against a two-worker cluster', () => {
       DATABASE_URL: databaseUrl,
       S3_BUCKET: bucket,
       WEB_CONCURRENCY: '2',
-      // Concurrency is not what this test is about.
-      RATE_LIMIT_UPLOADS_IN_FLIGHT: '1000',
     };
     const server = await spawnServer(env);
     const pidsAtStart = server.logs.filter((l) => l.msg === 'worker listening').map((l) => l.worker_pid);

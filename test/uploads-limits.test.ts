@@ -17,11 +17,14 @@ let sql: postgres.Sql;
 beforeAll(async () => {
   const { privateKey } = await generateKeyPair('EdDSA', { crv: 'Ed25519', extractable: true });
   const JWT_SIGNING_KEY = JSON.stringify({ ...(await exportJWK(privateKey)), kid: 'limits', alg: 'EdDSA' });
-  server = await startTestServer({ env: { BODY_IDLE_TIMEOUT_MS: '1500', JWT_SIGNING_KEY } });
+  server = await startTestServer({
+    env: { BODY_IDLE_TIMEOUT_MS: '1500', RATE_LIMIT_UPLOADS_IN_FLIGHT: '4', JWT_SIGNING_KEY },
+  });
   // A second instance of the same deployment: same database, bucket and signing key.
   sibling = await startTestServer({
     env: {
       BODY_IDLE_TIMEOUT_MS: '1500',
+      RATE_LIMIT_UPLOADS_IN_FLIGHT: '4',
       JWT_SIGNING_KEY,
       DATABASE_URL: server.config.database.url!,
       S3_BUCKET: server.config.s3.bucket,

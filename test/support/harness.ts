@@ -62,6 +62,7 @@ export const GENEROUS_LIMITS = {
   RATE_LIMIT_API_KEY_FREE: '100000/1m burst 100000',
   RATE_LIMIT_API_KEY_PREMIUM: '100000/1m burst 100000',
   RATE_LIMIT_API_KEY_ENTERPRISE: '100000/1m burst 100000',
+  RATE_LIMIT_UPLOADS_IN_FLIGHT: '1000',
 };
 
 /** Env for a config on this file's database and bucket; `overrides` win. */

@@ -45,6 +45,14 @@ const ifMatchVersion = (header: string | undefined): number | undefined => {
   return version === undefined ? -1 : Number(version);
 };
 
+/**
+ * RFC 9110 §13.1.5: a Range is honoured only when If-Range (if sent) names the current representation
+ * by a strongly matching ETag. A weak tag or a date (the content has no Last-Modified) never matches:
+ * the client then gets the whole document, never a range of something else.
+ */
+const ifRangeHolds = (ifRange: string | undefined, etag: string) =>
+  ifRange === undefined || ifRange.trim() === etag;
+
 export const uploadDocument: RouteHandler<typeof uploadDocumentRoute, AppEnv> = async (c) => {
   const contentType = c.req.header('content-type') ?? '';
   if (!/^multipart\/form-data\s*;/i.test(contentType)) {
@@ -61,9 +69,8 @@ export const uploadDocument: RouteHandler<typeof uploadDocumentRoute, AppEnv> = 
       errors: [{ location: 'body', path: 'file', message: 'Required' }],
     });
   const declared = c.req.header('content-length');
-  // No `Connection: close` on a refusal: closing with unread body bytes makes the kernel reset the
-  // connection and the client may lose the 413. @hono/node-server drains the rest (bounded: 64 MiB or
-  // 500 ms) and then closes, so the answer goes out first.
+  // A refusal before the body was read says `Connection: close` (closeWhenBodyUnread); @hono/node-server
+  // still drains the rest for a moment (64 MiB or 500 ms), so the answer goes out first.
   const { documents } = c.get('services');
   const row = await documents.upload(
     principalOf(c).userId,
@@ -145,7 +152,8 @@ export const getContent: RouteHandler<typeof getContentRoute, AppEnv> = async (c
   if (notModified(headers['if-none-match'], contentEtag(row))) return c.body(null, 304, common);
 
   // range-parser codes: 0 parsed, 1 malformed, 2 unsatisfiable.
-  const parsed = headers.range && row.sizeBytes > 0 ? parseRange(row.sizeBytes, headers.range) : undefined;
+  const rangeHeader = ifRangeHolds(headers['if-range'], contentEtag(row)) ? headers.range : undefined;
+  const parsed = rangeHeader && row.sizeBytes > 0 ? parseRange(row.sizeBytes, rangeHeader) : undefined;
   if (parsed?.code === 2) {
     throw new AppError('range_not_satisfiable', { headers: { 'Content-Range': `bytes */${row.sizeBytes}` } });
   }

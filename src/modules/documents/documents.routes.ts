@@ -44,7 +44,10 @@ export const uploadDocumentRoute = defineRoute({
   operationId: 'uploadDocument',
   summary: 'Upload a document (streamed to storage)',
   description:
-    'Parts: `file` (required; its `Content-Type` must be an allowed type), `name` (optional, else the file name), ' +
+    'Parts: `file` (required; any content type by default, stored as the part declares it, ' +
+    '`application/octet-stream` when it declares none; when the operator sets `ALLOWED_CONTENT_TYPES`, only those, ' +
+    'and the bytes must match the declared type, else 415 with the accepted types in `detail`), ' +
+    '`name` (optional, else the file name), ' +
     '`metadata` (optional JSON object, ≤ 4 KiB). The upload is cut off with 413 as soon as it passes ' +
     '`MAX_UPLOAD_BYTES` (`payload_too_large`) or the remaining quota (`quota_exceeded`); a failed upload ' +
     'leaves nothing behind. `Idempotency-Key` makes retries safe.',
@@ -80,7 +83,7 @@ export const uploadDocumentRoute = defineRoute({
       content: jsonContent(z.object({ document: documentSchema })),
     },
   },
-  extraProblems: ['quota_exceeded', 'idempotency_in_progress', 'idempotency_key_reused'],
+  extraProblems: ['quota_exceeded', 'request_timeout', 'idempotency_in_progress', 'idempotency_key_reused'],
 });
 
 export const listDocumentsRoute = defineRoute({
@@ -133,7 +136,8 @@ export const getContentRoute = defineRoute({
   operationId: 'getDocumentContent',
   summary: 'Download the bytes (ranges supported)',
   description:
-    'Streams the document with `Content-Disposition: attachment`. `Range: bytes=…` (one range) answers 206, an ' +
+    'Streams the document with `Content-Disposition: attachment`. `Range: bytes=…` (one range) answers 206 ' +
+    '(with `If-Range`: only while it matches the ETag, else 200 with everything), an ' +
     'unsatisfiable range 416. `?redirect=true` answers 302 to a presigned URL valid 5 minutes.',
   middleware: [...authenticated()],
   request: {
@@ -141,6 +145,9 @@ export const getContentRoute = defineRoute({
     query: z.object({ redirect: z.enum(['true', 'false']).default('false') }),
     headers: z.object({
       range: z.string().max(1024).optional(),
+      'if-range': z.string().max(1024).optional().meta({
+        description: 'The ETag a resumed download had: the range only if it still matches, else all of it',
+      }),
       'if-none-match': z.string().max(1024).optional(),
     }),
   },
