@@ -265,11 +265,18 @@ export function createDocumentsService(deps: {
       range: { start: number; end: number } | undefined,
       signal: AbortSignal,
     ) {
+      let body: Readable;
       try {
-        return await storage.get(row.storageKey, range, signal);
+        body = await storage.get(row.storageKey, range, signal);
       } catch (error) {
         throw storageUnavailable(error);
       }
+      // The response is cut short by the adapter; this says why, in our log and with the document.
+      body.once('error', (error) => {
+        if (!signal.aborted)
+          logger.warn({ err: error, document_id: row.id }, 'download cut: the store failed mid-stream');
+      });
+      return body;
     },
 
     /** A presigned GET that downloads the document under `disposition` for `ttlS` seconds. */
