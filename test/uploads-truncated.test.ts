@@ -52,6 +52,18 @@ describe('an upload whose body ends before the closing boundary', () => {
     },
   );
 
+  it('ending early after several S3 parts were sent (multipart upload in progress): 400, nothing left', async () => {
+    const { head, body } = truncatedUpload('exact-length', server.url, alice.accessToken, 12 * 1024 * 1024);
+    const { answers } = await rawExchange(server.url, head, body, {
+      halfClose: false,
+      answers: 1,
+      timeoutMs: 20_000,
+    });
+    expect(answers[0]?.status).toBe(400);
+    expect(JSON.parse(answers[0]!.body).detail).toMatch(/body ended early/);
+    expect(await leftovers()).toEqual({ rows: [], objects: [] });
+  });
+
   it('the server still serves afterwards', async () => {
     const me = await fetch(`${server.url}/v1/me`, {
       headers: { authorization: `Bearer ${alice.accessToken}` },

@@ -50,7 +50,9 @@ export const uploadDocumentRoute = defineRoute({
     '`name` (optional, else the file name), ' +
     '`metadata` (optional JSON object, ≤ 4 KiB). The upload is cut off with 413 as soon as it passes ' +
     '`MAX_UPLOAD_BYTES` (`payload_too_large`) or the remaining quota (`quota_exceeded`); a failed upload ' +
-    'leaves nothing behind. `Idempotency-Key` makes retries safe.',
+    'leaves nothing behind; a body that ends before the closing boundary is 400, one that sends nothing for ' +
+    '`BODY_IDLE_TIMEOUT_MS` is 408. At most 4 uploads of an account run at once (`uploads_in_flight`: 429). ' +
+    '`Idempotency-Key` makes retries safe.',
   middleware: [...authenticated(), uploadSlot(), idempotent({ streamedBody: true })],
   request: {
     headers: idempotencyKeyHeader,
