@@ -1,6 +1,7 @@
 import { Transform, type TransformCallback } from 'node:stream';
 import { fileTypeFromBuffer, supportedMimeTypes } from 'file-type';
 import { AppError } from '../../platform/problem.ts';
+import type { FilePart } from './upload-stream.ts';
 
 // file-type's own figure for what its detectors read at most from the start of a file.
 const SAMPLE_BYTES = 4100;
@@ -102,4 +103,33 @@ export class SignatureCheck extends Transform {
       (error: unknown) => done(error as Error),
     );
   }
+}
+
+/**
+ * The content type a document is stored under (API.md): the part's declared type, or
+ * `application/octet-stream` when it declares none. An unparseable type is 415, never a guess; with an
+ * allowlist the type must be on it (the bytes are checked as they stream).
+ */
+export function storedType(part: FilePart, allowed: string[]): string {
+  const hint = allowed.length ? acceptedTypesHint(allowed) : 'Any well-formed type is accepted';
+  if (part.declaredType === undefined) {
+    if (allowed.length && !allows(allowed, 'application/octet-stream')) {
+      throw new AppError('unsupported_media_type', {
+        detail: `The file part has no Content-Type. ${hint}`,
+      });
+    }
+    return 'application/octet-stream';
+  }
+  // busboy reads a type it cannot parse as text/plain; only a part that says text/plain is one.
+  if (part.mimeType === 'text/plain' && !/^text\/plain\s*(;|$)/i.test(part.declaredType)) {
+    throw new AppError('unsupported_media_type', {
+      detail: `The file part's Content-Type "${part.declaredType.slice(0, 100)}" is not a valid media type (type/subtype). ${hint}`,
+    });
+  }
+  if (allowed.length && !allows(allowed, part.mimeType)) {
+    throw new AppError('unsupported_media_type', {
+      detail: `Documents of type ${part.mimeType} are not accepted here. ${hint}`,
+    });
+  }
+  return part.mimeType;
 }

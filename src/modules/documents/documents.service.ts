@@ -8,9 +8,9 @@ import { AppError } from '../../platform/problem.ts';
 import type { Storage } from '../../storage/storage.ts';
 import type { AuditContext, AuditService } from '../audit/audit.service.ts';
 import type { UsersService } from '../users/users.service.ts';
-import { acceptedTypesHint, allows, SignatureCheck } from './content-check.ts';
+import { SignatureCheck, storedType } from './content-check.ts';
 import { type DocumentRow, documents } from './documents.tables.ts';
-import { type FilePart, MeteredStream, receiveMultipart } from './upload-stream.ts';
+import { MeteredStream, receiveMultipart } from './upload-stream.ts';
 
 export type DocumentOrder = 'created_at.desc' | 'created_at.asc' | 'name.asc';
 export type ListPosition = { order: DocumentOrder; createdAt?: Date; name?: string; id: string };
@@ -47,35 +47,6 @@ export function checkName(name: string, path = 'name'): string {
     throw invalidField(path, `1–${NAME_MAX} characters, no control characters`);
   }
   return trimmed;
-}
-
-/**
- * The content type a document is stored under (API.md): the part's declared type, or
- * `application/octet-stream` when it declares none. An unparseable type is 415, never a guess; with an
- * allowlist the type must be on it (the bytes are checked as they stream).
- */
-function storedType(part: FilePart, allowed: string[]): string {
-  const hint = allowed.length ? acceptedTypesHint(allowed) : 'Any well-formed type is accepted';
-  if (part.declaredType === undefined) {
-    if (allowed.length && !allows(allowed, 'application/octet-stream')) {
-      throw new AppError('unsupported_media_type', {
-        detail: `The file part has no Content-Type. ${hint}`,
-      });
-    }
-    return 'application/octet-stream';
-  }
-  // busboy reads a type it cannot parse as text/plain; only a part that says text/plain is one.
-  if (part.mimeType === 'text/plain' && !/^text\/plain\s*(;|$)/i.test(part.declaredType)) {
-    throw new AppError('unsupported_media_type', {
-      detail: `The file part's Content-Type "${part.declaredType.slice(0, 100)}" is not a valid media type (type/subtype). ${hint}`,
-    });
-  }
-  if (allowed.length && !allows(allowed, part.mimeType)) {
-    throw new AppError('unsupported_media_type', {
-      detail: `Documents of type ${part.mimeType} are not accepted here. ${hint}`,
-    });
-  }
-  return part.mimeType;
 }
 
 export function createDocumentsService(deps: {
