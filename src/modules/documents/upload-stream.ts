@@ -46,11 +46,12 @@ const asProblem = (error: unknown): AppError => {
 /**
  * The raw `Content-Type` header of the last part whose headers end in `window` (busboy reports a missing
  * and an unparseable type both as `text/plain`; API.md tells them apart). Parts are delimited by
- * `--boundary` + CRLF, which the content of a part can never contain.
+ * `--boundary` + CRLF, which the content of a part can never contain. `null`: the part's headers were
+ * not found (then busboy's reading stands).
  */
-function lastPartType(window: Buffer, boundary: string): string | undefined {
-  const start = window.lastIndexOf(`--${boundary}\r\n`);
-  if (start < 0) return undefined;
+function lastPartType(window: Buffer, boundary: string): string | undefined | null {
+  const start = boundary ? window.lastIndexOf(`--${boundary}\r\n`) : -1;
+  if (start < 0) return null;
   const end = window.indexOf('\r\n\r\n', start);
   const block = window.subarray(start, end < 0 ? undefined : end).toString('latin1');
   const line = block.split('\r\n').find((header) => /^content-type\s*:/i.test(header));
@@ -146,8 +147,8 @@ export function receiveMultipart(
     disarmIdle();
     body.off('data', onData);
     body.off('end', onEnd);
-    body.off('error', onBodyError);
     parser.off('drain', onDrain);
+    // The error listener stays: a later error (the client going away) then finds one, and is ignored.
     // Left paused: the server drains (or cuts) what the client still sends once it has answered.
     body.pause();
   };
@@ -173,7 +174,8 @@ export function receiveMultipart(
       return;
     }
     sawFile = true;
-    const declaredType = window ? lastPartType(window, boundaryText) : undefined;
+    const raw = window ? lastPartType(window, boundaryText) : null;
+    const declaredType = raw === null ? info.mimeType : raw;
     window = undefined;
     resolveFile({ stream, filename: info.filename ?? '', mimeType: info.mimeType, declaredType });
   });
