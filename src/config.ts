@@ -256,7 +256,7 @@ export const envSchema = z.object({
     false,
   ),
   TRUSTED_PROXIES: csv(
-    'CIDRs of reverse proxies whose forwarded headers are believed (IPv4 and IPv6). Default: loopback and private ranges.',
+    'CIDRs of reverse proxies whose forwarded headers are believed (IPv4 and IPv6). Default: loopback only (127.0.0.0/8, ::1); list your edge’s addresses (load balancer, ingress).',
   ).check(
     z.superRefine((cidrs, ctx) => {
       for (const cidr of cidrs) {
