@@ -120,6 +120,7 @@ export async function startServer(options: {
       clearTimeout(deadline);
       services.runtimeMode.stop();
       services.sweeper.stop();
+      await services.passwords.drain(); // reset requests answered 202 finish their mail first
       await Promise.allSettled([
         database.close(),
         storage.close(),

@@ -55,6 +55,7 @@ export async function createTestBucket(endpoint = stack().s3Endpoint): Promise<s
 export const GENEROUS_LIMITS = {
   RATE_LIMIT_LOGIN: '100000/1m',
   RATE_LIMIT_LOGIN_FAILURES: '100000/15m',
+  RATE_LIMIT_LOGIN_FAILURES_EMAIL: '100000/1h',
   RATE_LIMIT_AUTH_FAILURES: '100000/1m',
   RATE_LIMIT_REGISTER: '100000/1h',
   RATE_LIMIT_PASSWORD_RESET: '100000/1h',
