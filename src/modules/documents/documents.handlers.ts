@@ -79,12 +79,11 @@ export const uploadDocument: RouteHandler<typeof uploadDocumentRoute, AppEnv> = 
   return c.json({ document }, 201);
 };
 
-const positionSchema = z.object({
-  o: z.enum(['created_at.desc', 'created_at.asc', 'name.asc']),
-  c: z.iso.datetime().optional(),
-  n: z.string().optional(),
-  i: z.uuid(),
-});
+// Strict per order: a created_at cursor without its time, or a name cursor without its name, was a 500.
+const positionSchema = z.discriminatedUnion('o', [
+  z.strictObject({ o: z.enum(['created_at.desc', 'created_at.asc']), c: z.iso.datetime(), i: z.uuid() }),
+  z.strictObject({ o: z.literal('name.asc'), n: z.string().min(1).max(255), i: z.uuid() }),
+]);
 
 export const listDocuments: RouteHandler<typeof listDocumentsRoute, AppEnv> = async (c) => {
   const { limit, cursor, q, content_type, order } = c.req.valid('query');
@@ -103,8 +102,8 @@ export const listDocuments: RouteHandler<typeof listDocumentsRoute, AppEnv> = as
     after: position && {
       order,
       id: position.i,
-      createdAt: position.c ? new Date(position.c) : undefined,
-      name: position.n,
+      createdAt: 'c' in position ? new Date(position.c) : undefined,
+      name: 'n' in position ? position.n : undefined,
     },
   });
   const page = rows.slice(0, limit);
