@@ -260,6 +260,23 @@ describe('access tokens', () => {
     it('wrong typ → 401', async () => {
       await expect401(await sign(claimsOf(accessToken), { typ: 'JWT' }));
     });
+
+    it('an exp far beyond the configured lifetime → 401; the configured lifetime → accepted', async () => {
+      const now = Math.floor(Date.now() / 1000);
+      const ttl = server.config.auth.accessTokenTtlS;
+      await expect401(await sign({ ...claimsOf(accessToken), iat: now, exp: now + 365 * 86_400 }));
+      await expect401(await sign({ ...claimsOf(accessToken), iat: now, exp: now + ttl + 120 }));
+      const fine = await sign({ ...claimsOf(accessToken), iat: now, exp: now + ttl });
+      expect((await client.call('GET', '/v1/me', { token: fine })).status).toBe(200);
+    });
+
+    it('an iat in the future beyond the leeway → 401; within it → accepted', async () => {
+      const now = Math.floor(Date.now() / 1000);
+      await expect401(await sign({ ...claimsOf(accessToken), iat: now + 3600, exp: now + 3600 + 60 }));
+      await expect401(await sign({ ...claimsOf(accessToken), iat: now + 120, exp: now + 180 }));
+      const skewed = await sign({ ...claimsOf(accessToken), iat: now + 10, exp: now + 70 });
+      expect((await client.call('GET', '/v1/me', { token: skewed })).status).toBe(200);
+    });
   });
 });
 

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { AppError } from './problem.ts';
+import { queryInt } from './query-params.ts';
 import { findUnstorableText } from './storable-text.ts';
 
 /** Opaque pagination cursors: base64url JSON of the last row's sort key. Clients must not build them. */
@@ -28,6 +29,6 @@ export function decodeCursor<T extends z.ZodType>(
 
 /** Query parameters every list operation takes. */
 export const pageQuery = {
-  limit: z.coerce.number().int().min(1).max(100).default(20).meta({ example: 20 }),
+  limit: queryInt({ min: 1, max: 100, default: 20 }).meta({ example: 20 }),
   cursor: z.string().max(512).optional().meta({ description: 'The `next_cursor` of the previous page' }),
 };
