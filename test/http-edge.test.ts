@@ -103,7 +103,7 @@ describe('integer query parameters are strict decimal', () => {
     async (limit) => {
       const response = await list(limit);
       expect(response.status).toBe(422);
-      const body = await response.json();
+      const body = (await response.json()) as { errors: object[] };
       expect(body.errors.length).toBeGreaterThan(0);
       for (const error of body.errors) expect(error).toMatchObject({ location: 'query', path: 'limit' });
     },
