@@ -1,6 +1,7 @@
 // Issue 10 #5: NUL characters and unpaired surrogates in any string input are 422 everywhere (never a
 // 500), decoded cursors are validated strictly, and no log line carries a query's parameter values.
 import { randomUUID } from 'node:crypto';
+import { connect } from 'node:net';
 import { eq } from 'drizzle-orm';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -132,6 +133,36 @@ describe('NUL and unpaired surrogates are 422 everywhere', () => {
     for (const path of ['/v1/documents?q=a%ED%A0%80b', '/v1/documents?q=%C0%80', '/v1/documents?q=%FF']) {
       const response = await client.call('GET', path, { token: owner.accessToken });
       expect([200, 422], `${path}: ${response.text}`).toContain(response.status);
+    }
+  });
+
+  it('headers: a NUL is refused by Node (400 problem), bytes that are not ASCII by the Idempotency-Key rule (400, API.md)', async () => {
+    const url = new URL(server.url);
+    const send = (header: Buffer) =>
+      new Promise<string>((resolve, reject) => {
+        const socket = connect(Number(url.port), url.hostname);
+        let data = '';
+        socket.on('data', (chunk) => {
+          data += chunk;
+        });
+        socket.on('end', () => resolve(data));
+        socket.on('error', reject);
+        const body = '{"name":"k"}';
+        socket.write(
+          Buffer.concat([
+            Buffer.from(
+              `POST /v1/api-keys HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${owner.accessToken}\r\n` +
+                `Content-Type: application/json\r\nContent-Length: ${body.length}\r\nConnection: close\r\nIdempotency-Key: `,
+            ),
+            header,
+            Buffer.from(`\r\n\r\n${body}`),
+          ]),
+        );
+      });
+    for (const header of [Buffer.from('a\u0000b'), Buffer.from([0x61, 0xed, 0xa0, 0x80, 0x62])]) {
+      const raw = await send(header);
+      expect(raw).toMatch(/^HTTP\/1\.1 400 /);
+      expect(raw).toMatch(/"code":"bad_request"/);
     }
   });
 
