@@ -4,8 +4,17 @@ import { DEFAULT_TRUSTED_PROXIES, parseCidr } from './platform/client-ip.ts';
 // Every environment variable the process reads is declared here, once. The runbook's environment table
 // is generated from this schema (`pnpm docs:env`), so each field's description is operator-facing text.
 
+// Plain decimal digits only: z.coerce.number() (Number()) also took `0x10`, `1e3`, `+5` and `''` (as 0).
+const DECIMAL = /^(0|[1-9][0-9]{0,15})$/;
 const int = (description: string, fallback: number, min = 0, max = Number.MAX_SAFE_INTEGER) =>
-  z.coerce.number().int().min(min).max(max).default(fallback).describe(description);
+  z
+    .preprocess(
+      (value) => (typeof value === 'string' && DECIMAL.test(value.trim()) ? Number(value.trim()) : value),
+      z.number({ error: 'must be a decimal integer' }).int().min(min).max(max),
+    )
+    .default(fallback)
+    .describe(description)
+    .meta({ type: 'integer' });
 
 // Not z.stringbool(): its failure aborts the object, which would hide the other variables' problems.
 const boolText = z
