@@ -166,6 +166,17 @@ describe('NUL and unpaired surrogates are 422 everywhere', () => {
     }
   });
 
+  it('an If-Match version beyond the integer column is 412, not a 500', async () => {
+    for (const tag of ['"v99999999999999999999"', '"v2147483648"', '"v1e3"']) {
+      const response = await client.call('PATCH', `/v1/documents/${documentId}`, {
+        token: owner.accessToken,
+        body: { name: 'renamed' },
+        headers: { 'if-match': tag },
+      });
+      expect(response.status, `${tag}: ${response.text}`).toBe(412);
+    }
+  });
+
   it('the multipart name field with a NUL', async () => {
     const response = await upload(server, owner.accessToken, { bytes: new Uint8Array([5]) }, { name: NUL });
     expect(response.status).toBe(422);

@@ -41,8 +41,9 @@ const ifMatchVersion = (header: string | undefined): number | undefined => {
   if (header === undefined || header.trim() === '*') return undefined;
   const versions = header.split(',').map((tag) => /^\s*"v(\d+)"\s*$/.exec(tag)?.[1]);
   const version = versions.find((v) => v !== undefined);
-  // A tag of another shape can never match: -1 makes the update's version check fail (412).
-  return version === undefined ? -1 : Number(version);
+  // A tag of another shape can never match: -1 makes the update's version check fail (412). So does a
+  // version beyond the column's int4 range, which Postgres would refuse (a 500 before).
+  return version === undefined || Number(version) > 2_147_483_647 ? -1 : Number(version);
 };
 
 export const uploadDocument: RouteHandler<typeof uploadDocumentRoute, AppEnv> = async (c) => {
