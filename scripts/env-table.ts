@@ -33,7 +33,8 @@ export function renderEnvTable(): string {
           ? value.length
             ? `\`${value.join(',')}\``
             : '(none)'
-          : `\`${String(value)}\``;
+          : // A parsed value that is an object (a rate such as `5/15m`) shows as the text it came from.
+            `\`${String(typeof value === 'object' && value !== null ? property.default : value)}\``;
     return `| \`${name}\` | ${cell(kind)} | ${cell(fallback)} | ${cell(property.description ?? '')} |`;
   });
   return [START, '| variable | type | default | meaning |', '|---|---|---|---|', ...rows, END].join('\n');

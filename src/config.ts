@@ -4,8 +4,17 @@ import { DEFAULT_TRUSTED_PROXIES, parseCidr } from './platform/client-ip.ts';
 // Every environment variable the process reads is declared here, once. The runbook's environment table
 // is generated from this schema (`pnpm docs:env`), so each field's description is operator-facing text.
 
+// Plain decimal digits only: z.coerce.number() (Number()) also took `0x10`, `1e3`, `+5` and `''` (as 0).
+const DECIMAL = /^(0|[1-9][0-9]{0,15})$/;
 const int = (description: string, fallback: number, min = 0, max = Number.MAX_SAFE_INTEGER) =>
-  z.coerce.number().int().min(min).max(max).default(fallback).describe(description);
+  z
+    .preprocess(
+      (value) => (typeof value === 'string' && DECIMAL.test(value.trim()) ? Number(value.trim()) : value),
+      z.number({ error: 'must be a decimal integer' }).int().min(min).max(max),
+    )
+    .default(fallback)
+    .describe(description)
+    .meta({ type: 'integer' });
 
 // Not z.stringbool(): its failure aborts the object, which would hide the other variables' problems.
 const boolText = z
@@ -158,6 +167,12 @@ export const envSchema = z.object({
 
   ACCESS_TOKEN_TTL_S: int('Lifetime of an access token (JWT).', 900, 60, 3600),
   REFRESH_TOKEN_TTL_S: int('Lifetime of a session and its refresh cookie.', 30 * 86_400, 3600, 365 * 86_400),
+  REFRESH_REUSE_GRACE_S: int(
+    'Seconds after a refresh token is rotated during which presenting it again (concurrent refreshes, a retry after a lost answer) returns the same successor, as long as that successor is unused; later, or once the successor was used, it counts as reuse and revokes the session (0 = no grace).',
+    30,
+    0,
+    60,
+  ),
   SESSION_CACHE_TTL_S: int(
     'Seconds an instance may reuse a live session’s account lookup (0 = look up on every request). Revocations, disabling and role or tier changes evict it at once through a Postgres notification; the TTL only bounds a missed one (API.md allows a disabled account 1 minute).',
     30,
@@ -244,7 +259,7 @@ export const envSchema = z.object({
     false,
   ),
   TRUSTED_PROXIES: csv(
-    'CIDRs of reverse proxies whose forwarded headers are believed (IPv4 and IPv6). Default: loopback and private ranges.',
+    'CIDRs of reverse proxies whose forwarded headers are believed (IPv4 and IPv6). Default: loopback only (127.0.0.0/8, ::1); list your edge’s addresses (load balancer, ingress).',
   ).check(
     z.superRefine((cidrs, ctx) => {
       for (const cidr of cidrs) {
@@ -267,10 +282,23 @@ export const envSchema = z.object({
   RATE_LIMIT_ENABLED: bool('Apply the rate-limit policies (turn off only for benchmarks).', true),
   RATE_LIMIT_LOGIN: rate('`login` policy: login, refresh and logout per client IP.', '10/1m'),
   RATE_LIMIT_LOGIN_FAILURES: rate(
-    '`login_failures` policy: failed logins per normalised email before the lock-out.',
+    '`login_failures` policy: failed logins (and wrong current passwords) per normalised email and client address before that address is locked out for the email.',
     '5/15m',
   ),
-  LOGIN_LOCKOUT_S: int('How long an email stays locked after too many failed logins.', 900, 1),
+  LOGIN_LOCKOUT_S: int(
+    'How long an address stays locked out of an email after too many failed logins from it.',
+    900,
+    1,
+  ),
+  RATE_LIMIT_LOGIN_FAILURES_EMAIL: rate(
+    '`login_failures_email` policy: failed logins per normalised email from all addresses together (distributed guessing) before the email is locked everywhere.',
+    '100/1h',
+  ),
+  LOGIN_EMAIL_LOCKOUT_S: int(
+    'How long an email stays locked everywhere once RATE_LIMIT_LOGIN_FAILURES_EMAIL is reached.',
+    900,
+    1,
+  ),
   RATE_LIMIT_AUTH_FAILURES: rate(
     '`auth_failures` policy: requests with an invalid token or API key per client IP, after which the address is refused for the rest of the window.',
     '60/1m',
@@ -406,6 +434,7 @@ const configSchema = envSchema
       verifyKeys: env.JWT_VERIFY_KEYS ?? [],
       accessTokenTtlS: env.ACCESS_TOKEN_TTL_S,
       refreshTokenTtlS: env.REFRESH_TOKEN_TTL_S,
+      refreshReuseGraceS: env.REFRESH_REUSE_GRACE_S,
       sessionCacheTtlS: env.SESSION_CACHE_TTL_S,
       bootstrapAdmin:
         env.BOOTSTRAP_ADMIN_EMAIL && env.BOOTSTRAP_ADMIN_PASSWORD
@@ -438,6 +467,7 @@ const configSchema = envSchema
       poolMax: env.RATE_LIMIT_POOL_MAX,
       login: env.RATE_LIMIT_LOGIN,
       loginFailures: { ...env.RATE_LIMIT_LOGIN_FAILURES, lockoutS: env.LOGIN_LOCKOUT_S },
+      loginFailuresEmail: { ...env.RATE_LIMIT_LOGIN_FAILURES_EMAIL, lockoutS: env.LOGIN_EMAIL_LOCKOUT_S },
       authFailures: env.RATE_LIMIT_AUTH_FAILURES,
       register: env.RATE_LIMIT_REGISTER,
       passwordReset: env.RATE_LIMIT_PASSWORD_RESET,

@@ -11,6 +11,7 @@ import { isAtHead } from './db/migrations.ts';
 import { Lifecycle } from './platform/lifecycle.ts';
 import type { Logger } from './platform/logger.ts';
 import { PROBLEMS, type ProblemCode, problemTypeUrl } from './platform/problem.ts';
+import { API_CSP, STATIC_HEADERS } from './platform/security.ts';
 import { createServices, type Services } from './services.ts';
 import { createStorage } from './storage/storage.ts';
 
@@ -77,6 +78,9 @@ export async function startServer(options: {
       headersTimeout: config.http.headersTimeoutMs,
       requestTimeout: config.http.requestTimeoutMs,
       keepAliveTimeout: config.http.keepAliveTimeoutMs,
+      // Node enforces headersTimeout and requestTimeout only when it sweeps connections, every 30 s by
+      // default: a slow-headers client was cut at ~39 s, not at HEADERS_TIMEOUT_MS.
+      connectionsCheckingInterval: Math.min(1000, Math.ceil(config.http.headersTimeoutMs / 4)),
     },
   }) as Server;
   server.on('clientError', answerClientError(config.publicUrl, logger));
@@ -120,6 +124,7 @@ export async function startServer(options: {
       clearTimeout(deadline);
       services.runtimeMode.stop();
       services.sweeper.stop();
+      await services.passwords.drain(); // reset requests answered 202 finish their mail first
       await Promise.allSettled([
         database.close(),
         storage.close(),
@@ -162,9 +167,13 @@ function answerClientError(publicUrl: string, logger: Logger) {
       request_id: requestId,
     });
     logger.warn({ request_id: requestId, code: error.code, status }, 'client error');
+    // The same security headers as every answer of the app (API.md, "Every response").
+    const headers = [...STATIC_HEADERS, ['Content-Security-Policy', API_CSP]]
+      .map(([name, value]) => `${name}: ${value}\r\n`)
+      .join('');
     socket.end(
       `HTTP/1.1 ${status} ${title}\r\nContent-Type: application/problem+json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
-        `X-Request-ID: ${requestId}\r\nX-Content-Type-Options: nosniff\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n${body}`,
+        `X-Request-ID: ${requestId}\r\n${headers}Cache-Control: no-store\r\nConnection: close\r\n\r\n${body}`,
     );
   };
 }

@@ -124,8 +124,14 @@ describe('Idempotency-Key', () => {
     expect(replay.status).toBe(201);
     expect(replay.headers.get('idempotent-replayed')).toBe('true');
     expect(replay.headers.get('content-type')).toBe('application/json');
-    expect(replay.body).toEqual(first.body);
+    // The secret is never stored: the replay is the same body without `key` (API.md).
+    const { key, ...withoutKey } = first.body!;
+    expect(key).toMatch(/^sk_/);
+    expect(replay.body).toEqual(withoutKey);
     expect(await keyRows(session.email)).toHaveLength(1);
+    const [record] = await sql`select response_body from idempotency_keys where key = 'create-key-1'`;
+    expect(record!.response_body).not.toContain(key);
+    expect(record!.response_body).not.toContain(key.slice(15));
   });
 
   it('same key + another request → 422 idempotency_key_reused', async () => {

@@ -260,6 +260,23 @@ describe('access tokens', () => {
     it('wrong typ → 401', async () => {
       await expect401(await sign(claimsOf(accessToken), { typ: 'JWT' }));
     });
+
+    it('an exp far beyond the configured lifetime → 401; the configured lifetime → accepted', async () => {
+      const now = Math.floor(Date.now() / 1000);
+      const ttl = server.config.auth.accessTokenTtlS;
+      await expect401(await sign({ ...claimsOf(accessToken), iat: now, exp: now + 365 * 86_400 }));
+      await expect401(await sign({ ...claimsOf(accessToken), iat: now, exp: now + ttl + 120 }));
+      const fine = await sign({ ...claimsOf(accessToken), iat: now, exp: now + ttl });
+      expect((await client.call('GET', '/v1/me', { token: fine })).status).toBe(200);
+    });
+
+    it('an iat in the future beyond the leeway → 401; within it → accepted', async () => {
+      const now = Math.floor(Date.now() / 1000);
+      await expect401(await sign({ ...claimsOf(accessToken), iat: now + 3600, exp: now + 3600 + 60 }));
+      await expect401(await sign({ ...claimsOf(accessToken), iat: now + 120, exp: now + 180 }));
+      const skewed = await sign({ ...claimsOf(accessToken), iat: now + 10, exp: now + 70 });
+      expect((await client.call('GET', '/v1/me', { token: skewed })).status).toBe(200);
+    });
   });
 });
 
@@ -338,13 +355,17 @@ describe('refresh and logout', () => {
     expect(rotated).not.toBe(session.refreshCookie);
     remember(first.body?.access_token);
     expect((await client.call('GET', '/v1/me', { token: first.body?.access_token })).status).toBe(200);
+    // Once its successor has been used, the old token is no longer a retry within the grace period.
+    const second = await refresh(rotated);
+    expect(second.status).toBe(200);
+    const newest = remember(client.refreshCookieOf(second.headers))!;
 
     const reuse = await refresh(session.refreshCookie);
     expect(reuse.status).toBe(401);
     expect(reuse.body?.code).toBe('refresh_token_reused');
 
     // The family is gone: the newest cookie and every access token of the session stop working.
-    expect((await refresh(rotated)).status).toBe(401);
+    expect((await refresh(newest)).status).toBe(401);
     expect((await client.call('GET', '/v1/me', { token: first.body?.access_token })).status).toBe(401);
     expect((await client.call('GET', '/v1/me', { token: session.accessToken })).status).toBe(401);
     const [revoked] =
@@ -388,6 +409,7 @@ describe('refresh and logout', () => {
 describe('password reset', () => {
   const outbox = () => join(dataDir, 'outbox');
   const tokenMailedTo = async (email: string) => {
+    await server.services.passwords.drain(); // the reset work runs after the 202
     for (const file of (await readdir(outbox())).sort().reverse()) {
       const mail = JSON.parse(await readFile(join(outbox(), file), 'utf8'));
       if (mail.to === email) return remember(/\n\n([A-Za-z0-9_-]{43})\n\n/.exec(mail.text)?.[1]);

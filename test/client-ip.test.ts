@@ -1,8 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_TRUSTED_PROXIES, resolveClient, trustedProxies } from '../src/platform/client-ip.ts';
+import {
+  DEFAULT_TRUSTED_PROXIES,
+  PRIVATE_RANGES,
+  resolveClient,
+  trustedProxies,
+} from '../src/platform/client-ip.ts';
 
-const proxies = trustedProxies(DEFAULT_TRUSTED_PROXIES);
-const forwardedProxies = trustedProxies(DEFAULT_TRUSTED_PROXIES, 'forwarded');
+// A deployment whose edge sits in the private ranges lists them; the default trusts loopback only.
+const proxies = trustedProxies([...DEFAULT_TRUSTED_PROXIES, ...PRIVATE_RANGES]);
+const forwardedProxies = trustedProxies([...DEFAULT_TRUSTED_PROXIES, ...PRIVATE_RANGES], 'forwarded');
 
 // [case, socket peer, headers, expected client, expected tls]
 const XFF_CASES: [string, string, Record<string, string>, string, boolean | undefined][] = [
@@ -154,6 +160,18 @@ describe('client IP from the trusted-proxy rules', () => {
   });
   it.each(FORWARDED_CASES)('Forwarded: %s', (_name, peer, headers, ip, tls) => {
     expect(resolveClient(forwardedProxies, peer, new Headers(headers))).toEqual({ ip, tls });
+  });
+  it('the default trusts loopback only: a private-network peer cannot choose its address', () => {
+    const defaults = trustedProxies(DEFAULT_TRUSTED_PROXIES);
+    expect(DEFAULT_TRUSTED_PROXIES).toEqual(['127.0.0.0/8', '::1/128']);
+    for (const peer of ['10.0.0.2', '172.16.5.5', '192.168.1.9', 'fd00::5']) {
+      const spoofed = new Headers({ 'x-forwarded-for': '198.51.100.7', 'x-forwarded-proto': 'https' });
+      expect(resolveClient(defaults, peer, spoofed)).toEqual({ ip: peer, tls: undefined });
+    }
+    const viaLoopback = new Headers({ 'x-forwarded-for': '198.51.100.7' });
+    expect(resolveClient(defaults, '127.0.0.1', viaLoopback).ip).toBe('198.51.100.7');
+    expect(resolveClient(defaults, '::1', viaLoopback).ip).toBe('198.51.100.7');
+    expect(resolveClient(defaults, '::ffff:127.0.0.1', viaLoopback).ip).toBe('198.51.100.7');
   });
   it('a configured list replaces the defaults', () => {
     const narrow = trustedProxies(['203.0.113.0/24']);

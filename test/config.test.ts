@@ -56,6 +56,13 @@ describe('config', () => {
     expect(config.publicUrl).toBe('https://api.example.com');
   });
 
+  it('integers are plain decimal: 0x10, 1e3, +5, 1.0 are refused', () => {
+    expect(loadConfig({ PORT: '8080', HEADERS_TIMEOUT_MS: ' 5000 ' }).http.headersTimeoutMs).toBe(5000);
+    for (const value of ['0x10', '1e3', '+5', '1.0', '-1', 'abc']) {
+      expect(problemsOf({ PORT: value }), value).toEqual([expect.stringMatching(/^PORT: /)]);
+    }
+  });
+
   it('lists every invalid variable at once', () => {
     const problems = problemsOf({
       PORT: 'eighty',

@@ -56,6 +56,7 @@ describe('mail over SMTP', () => {
     expect(
       (await client.call('POST', '/v1/auth/password-reset', { body: { email: session.email } })).status,
     ).toBe(202);
+    await server.services.passwords.drain(); // the reset work runs after the 202
     const mail = inbox.find((m) => m.to.includes(session.email));
     expect(mail?.from).toBe('no-reply@stowage.test');
     expect(mail?.data).toMatch(/^Subject: Reset your Stowage password/m);

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { clientKey } from '../src/platform/rate-limit/rate-limit.middleware.ts';
@@ -18,8 +19,10 @@ beforeAll(async () => {
     env: {
       RATE_LIMIT_LOGIN: '3/1m',
       RATE_LIMIT_REGISTER: '5/1h',
-      RATE_LIMIT_LOGIN_FAILURES: '3/15m',
+      RATE_LIMIT_LOGIN_FAILURES: '2/15m',
       LOGIN_LOCKOUT_S: '900',
+      RATE_LIMIT_LOGIN_FAILURES_EMAIL: '5/1h',
+      LOGIN_EMAIL_LOCKOUT_S: '600',
       RATE_LIMIT_ACCOUNT: '4/1m',
       RATE_LIMIT_API_KEY_FREE: '100/1m burst 3',
       RATE_LIMIT_PASSWORD_RESET: '2/1h',
@@ -31,6 +34,16 @@ beforeAll(async () => {
 });
 
 afterAll(() => sql.end());
+
+const registerFrom = async (ip: string, email: string) =>
+  expect(
+    (
+      await client.call('POST', '/v1/auth/register', {
+        body: { email, password: PASSWORD },
+        headers: from(ip),
+      })
+    ).status,
+  ).toBe(201);
 
 const login = (ip: string, email: string, password = PASSWORD) =>
   client.call('POST', '/v1/auth/login', { body: { email, password }, headers: from(ip) });
@@ -54,7 +67,8 @@ describe('rate limits (API.md policies, counted in Postgres)', () => {
     const ip = newIp();
     const email = uniqueEmail('nobody');
     for (const remaining of [2, 1, 0]) {
-      const response = await login(ip, email);
+      // A new email each time: this is about the per-IP policy, not the failure lock-out.
+      const response = await login(ip, uniqueEmail('nobody'));
       expect(response.status).toBe(401);
       expectWindow(response.headers, 'login', 3, 60, remaining);
       expect(response.headers.get('retry-after')).toBeNull();
@@ -119,34 +133,74 @@ describe('rate limits (API.md policies, counted in Postgres)', () => {
     expect(row!.n).toBe(0);
   });
 
-  it('login_failures: an email is locked after 3 failures from 3 IPs, even for the right password', async () => {
+  it('login_failures: 2 failures from one address lock that address out of the email, even for the right password', async () => {
     const email = uniqueEmail('victim');
-    await client.register(email, PASSWORD);
-    for (let i = 0; i < 3; i++) expect((await login(newIp(), email, 'wrong password!!')).status).toBe(401);
-    const locked = await login(newIp(), email, PASSWORD);
+    await registerFrom(newIp(), email);
+    const attacker = newIp();
+    for (let i = 0; i < 2; i++) expect((await login(attacker, email, 'wrong password!!')).status).toBe(401);
+    const locked = await login(attacker, email, PASSWORD);
     expect(locked.status).toBe(429);
     expect(locked.body!.code).toBe('rate_limited');
-    expect(locked.body!.detail).toMatch(/^Too many failed logins for this account; retry in \d+ s$/);
+    expect(locked.body!.detail).toMatch(
+      /^Too many failed logins for this account from this address; retry in \d+ s$/,
+    );
     const retryAfter = Number(locked.headers.get('retry-after'));
     expect(retryAfter).toBeGreaterThan(890);
     expect(retryAfter).toBeLessThanOrEqual(900);
-    expect(locked.headers.get('ratelimit-policy')).toBe('"login";q=3;w=60, "login_failures";q=3;w=900');
+    expect(locked.headers.get('ratelimit-policy')).toBe('"login";q=3;w=60, "login_failures";q=2;w=900');
     expect(locked.headers.get('ratelimit')).toMatch(
-      new RegExp(`^"login";r=2;t=(59|60), "login_failures";r=0;t=${retryAfter}$`),
+      new RegExp(`^"login";r=0;t=(59|60), "login_failures";r=0;t=${retryAfter}$`),
     );
     expect(locked.headers.get('x-ratelimit-remaining')).toBe('0');
-    // The email is what is locked, not the address.
-    const other = uniqueEmail('bystander');
-    await client.register(other, PASSWORD);
-    expect((await login(newIp(), other)).status).toBe(200);
+    // A stranger's guesses never lock the owner out from another address (issue 10 #9).
+    expect((await login(newIp(), email)).status).toBe(200);
   });
 
-  it('login_failures: a successful login resets the count', async () => {
+  it('login_failures_email: failures spread over many addresses lock the email everywhere', async () => {
+    const email = uniqueEmail('spread');
+    await registerFrom(newIp(), email);
+    for (let i = 0; i < 5; i++) expect((await login(newIp(), email, 'wrong password!!')).status).toBe(401);
+    const locked = await login(newIp(), email, PASSWORD);
+    expect(locked.status).toBe(429);
+    expect(locked.body!.detail).toMatch(
+      /^Too many failed logins for this account from any address; retry in \d+ s$/,
+    );
+    expect(locked.headers.get('ratelimit-policy')).toBe(
+      '"login";q=3;w=60, "login_failures_email";q=5;w=3600',
+    );
+    expect(Number(locked.headers.get('retry-after'))).toBeGreaterThan(590);
+    expect(Number(locked.headers.get('retry-after'))).toBeLessThanOrEqual(600);
+  });
+
+  it('login_failures: a successful login from the address resets its count', async () => {
     const email = uniqueEmail('forgetful');
-    await client.register(email, PASSWORD);
-    for (let i = 0; i < 2; i++) expect((await login(newIp(), email, 'wrong password!!')).status).toBe(401);
-    expect((await login(newIp(), email)).status).toBe(200);
-    for (let i = 0; i < 2; i++) expect((await login(newIp(), email, 'wrong password!!')).status).toBe(401);
+    await registerFrom(newIp(), email);
+    const ip = newIp();
+    expect((await login(ip, email, 'wrong password!!')).status).toBe(401);
+    expect((await login(ip, email)).status).toBe(200);
+    expect((await login(ip, email, 'wrong password!!')).status).toBe(401);
+    // One failure counted since the success, not two (the `login` policy allows no fourth try here).
+    const key = `login_failures:${createHash('sha256').update(email).digest('base64url')}:${ip}`;
+    const [row] = await sql`select points from rate_limits where key = ${key}`;
+    expect(row?.points).toBe(1);
+  });
+
+  it('a wrong current_password on POST /v1/me/password counts as a failed login', async () => {
+    const email = uniqueEmail('changer');
+    await registerFrom(newIp(), email);
+    const ip = newIp();
+    const session = await login(ip, email);
+    const change = (current: string) =>
+      client.call('POST', '/v1/me/password', {
+        token: session.body!.access_token,
+        body: { current_password: current, password: 'a new passphrase!' },
+        headers: from(ip),
+      });
+    for (let i = 0; i < 2; i++) expect((await change('wrong password!!')).status).toBe(422);
+    const locked = await change(PASSWORD);
+    expect(locked.status).toBe(429);
+    expect(locked.body!.detail).toMatch(/from this address/);
+    expect((await login(ip, email)).status).toBe(429);
     expect((await login(newIp(), email)).status).toBe(200);
   });
 

@@ -8,15 +8,15 @@ export type ForwardedHeader = 'x-forwarded-for' | 'forwarded';
 
 export type TrustedProxies = { list: BlockList; header: ForwardedHeader };
 
-/** Loopback and private ranges: where a reverse proxy or load balancer usually sits. */
-export const DEFAULT_TRUSTED_PROXIES = [
-  '127.0.0.0/8',
-  '::1/128',
-  '10.0.0.0/8',
-  '172.16.0.0/12',
-  '192.168.0.0/16',
-  'fc00::/7',
-];
+/**
+ * Loopback only (a proxy on the same host). Trusting the private ranges by default let any client on a
+ * private network choose its own address, and with it its rate-limit key and the audit log's client_ip:
+ * a deployment lists its edge's addresses instead.
+ */
+export const DEFAULT_TRUSTED_PROXIES = ['127.0.0.0/8', '::1/128'];
+
+/** Private ranges: what a deployment whose edge sits there might list (tests use it as an example). */
+export const PRIVATE_RANGES = ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', 'fc00::/7'];
 
 /** `a.b.c.d/n` or `v6/n` (a bare address is a single host); undefined when malformed. */
 export function parseCidr(

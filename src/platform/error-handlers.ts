@@ -6,6 +6,7 @@ import { z } from 'zod';
 import type { AppEnv } from './app-env.ts';
 import type { Logger } from './logger.ts';
 import { AppError, type FieldError, PROBLEMS, problemResponse, toAppError } from './problem.ts';
+import { findUnstorableText, UNSTORABLE_MESSAGE } from './storable-text.ts';
 
 // zod's own text for a missing field ("Invalid input: expected string, received undefined") reads as a type
 // error; clients expect "Required". Process-wide on purpose: every schema of the API answers the same way.
@@ -23,10 +24,21 @@ const LOCATION_BY_TARGET: Record<string, FieldError['location']> = {
   cookie: 'cookie',
 };
 
-/** zod-openapi's default answers 400 with a raw ZodError; the contract is a 422 problem with `errors[]`. */
+/**
+ * zod-openapi's default answers 400 with a raw ZodError; the contract is a 422 problem with `errors[]`.
+ * Valid input is also checked for text Postgres cannot store (NUL, unpaired surrogates), in every
+ * string and object key of every target, so no route can forget it.
+ */
 export const validationHook: Hook<unknown, AppEnv, string, unknown> = (result) => {
-  if (result.success) return;
   const location = LOCATION_BY_TARGET[result.target] ?? 'body';
+  if (result.success) {
+    const path = findUnstorableText(result.data);
+    if (path === undefined) return;
+    throw new AppError('validation_failed', {
+      detail: '1 field is invalid',
+      errors: [{ location, path, message: UNSTORABLE_MESSAGE }],
+    });
+  }
   const errors = result.error.issues.map((issue) => ({
     location,
     path: issue.path.map(String).join('.'),

@@ -37,7 +37,16 @@ export function parseIdempotencyKey(header: string): string | undefined {
  * Must run after authentication.
  */
 export const idempotent =
-  (options: { streamedBody?: boolean } = {}): MiddlewareHandler<AppEnv> =>
+  (
+    options: {
+      streamedBody?: boolean;
+      /**
+       * Top-level fields of the JSON response never written to the record (a secret shown once): the
+       * first answer carries them, a replay does not.
+       */
+      neverStored?: string[];
+    } = {},
+  ): MiddlewareHandler<AppEnv> =>
   async (c, next) => {
     const header = c.req.header('idempotency-key');
     if (header === undefined) return next();
@@ -119,7 +128,21 @@ export const idempotent =
       .set({
         responseStatus: c.res.status,
         responseHeaders: stored,
-        responseBody: await c.res.clone().text(),
+        responseBody: storedBody(await c.res.clone().text(), options.neverStored),
       })
       .where(where);
   };
+
+/** The response body as it may be kept: without the `neverStored` fields of a JSON object. */
+function storedBody(text: string, neverStored: string[] | undefined): string {
+  if (!neverStored?.length) return text;
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    return ''; // not JSON: keep nothing rather than something that might hold the secret
+  }
+  if (!body || typeof body !== 'object' || Array.isArray(body)) return '';
+  const kept = Object.fromEntries(Object.entries(body).filter(([field]) => !neverStored.includes(field)));
+  return JSON.stringify(kept);
+}

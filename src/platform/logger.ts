@@ -1,4 +1,5 @@
 import { type DestinationStream, type Logger, pino } from 'pino';
+import { serializeError } from './log-errors.ts';
 import { currentRequest } from './request-context.ts';
 
 export type { Logger };
@@ -37,6 +38,8 @@ export function createLogger(options: { level: string; destination?: Destination
     base: { service: 'stowage' },
     timestamp: pino.stdTimeFunctions.isoTime,
     formatters: { level: (label: string) => ({ level: label }) },
+    // Errors never carry a query's parameter values into a log line (issue 10 #5).
+    serializers: { err: serializeError, error: serializeError },
     // Ties every line written while a request runs to that request, wherever it is logged from.
     mixin: () => {
       const request = currentRequest();

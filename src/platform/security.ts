@@ -7,7 +7,7 @@ import { AppError } from './problem.ts';
 /** The API's JSON answers load nothing and may be framed by nobody. */
 export const API_CSP = "default-src 'none'; frame-ancestors 'none'";
 
-const STATIC_HEADERS = Object.entries({
+export const STATIC_HEADERS = Object.entries({
   'X-Content-Type-Options': 'nosniff',
   'X-Frame-Options': 'DENY',
   'Referrer-Policy': 'no-referrer',

@@ -3,6 +3,7 @@
 import { randomBytes } from 'node:crypto';
 import { expect } from 'vitest';
 import type { TestServer } from './harness.ts';
+import { rememberExchange, rememberSecret } from './log-audit.ts';
 
 // Response bodies are checked field by field with expect(); typing each one would add nothing.
 // biome-ignore lint/suspicious/noExplicitAny: see above
@@ -18,6 +19,7 @@ export type Session = {
 
 export const uniqueEmail = (tag = 'user') => `${tag}-${randomBytes(4).toString('hex')}@example.com`;
 export const PASSWORD = 'correct horse battery staple';
+rememberSecret('password', PASSWORD);
 
 export function api(server: TestServer) {
   const call = async (
@@ -38,6 +40,8 @@ export function api(server: TestServer) {
       text && /json/.test(response.headers.get('content-type') ?? '')
         ? (JSON.parse(text) as Json)
         : undefined;
+    // Credentials sent and tokens received may never show up in a log line of the run (log-audit.ts).
+    rememberExchange(options.body, body, response.headers.getSetCookie());
     return { status: response.status, headers: response.headers, body, text };
   };
 

@@ -1,6 +1,6 @@
 // Starts one embedded Postgres and one s3rver for the whole run (unless TEST_DATABASE_URL /
 // TEST_S3_ENDPOINT name external ones), migrates a template database that every test file clones.
-import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import { chmod, mkdtemp, rename, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import postgres from 'postgres';
@@ -9,8 +9,11 @@ import { migrateDatabase } from '../../src/db/migrations.ts';
 import { startEmbeddedPostgres } from '../../src/dev/embedded-postgres.ts';
 import { startEmbeddedS3 } from '../../src/dev/embedded-s3.ts';
 import { freePort } from '../../src/dev/free-port.ts';
+import { scanLogsForSecrets } from './log-audit.ts';
 
 export type TestStack = {
+  /** Where harnesses tee every log line and remember every secret (test/support/log-audit.ts). */
+  logAuditDir?: string;
   adminUrl: string;
   template: string;
   s3Endpoint: string;
@@ -47,7 +50,9 @@ export default async function setup(project: TestProject) {
   await migrateDatabase(templateUrl.toString());
   console.error(`[test] Postgres + S3 ready in ${Math.round(performance.now() - started)} ms`);
 
+  const logAuditDir = join(dir, 'log-audit');
   project.provide('stack', {
+    logAuditDir,
     adminUrl,
     template: TEMPLATE,
     s3Endpoint: process.env.TEST_S3_ENDPOINT ?? s3Handle!.endpoint,
@@ -57,6 +62,22 @@ export default async function setup(project: TestProject) {
 
   return async () => {
     await Promise.allSettled([s3Handle?.stop(), postgresHandle?.stop()]);
+    // Issue 10: no log line of the whole run carries a secret the tests used.
+    const audit = scanLogsForSecrets(logAuditDir);
+    console.error(
+      `[test] log audit: ${audit.lines} log lines checked for ${audit.secrets} secrets, ${audit.leaks.length} leaks`,
+    );
+    if (audit.leaks.length) {
+      const kept = `${dir}-leaks`;
+      await rename(logAuditDir, kept);
+      await rm(dir, { recursive: true, force: true });
+      throw new Error(
+        `secrets found in log lines (kept in ${kept}):\n${audit.leaks
+          .slice(0, 20)
+          .map((leak) => `  ${leak.kind} in ${leak.file}:${leak.line}`)
+          .join('\n')}`,
+      );
+    }
     await rm(dir, { recursive: true, force: true });
   };
 }

@@ -9,8 +9,30 @@ import { type Config, type Env, loadConfig } from '../../src/config.ts';
 import { createLogger } from '../../src/platform/logger.ts';
 import { type RunningServer, startServer } from '../../src/server.ts';
 import { createStorage } from '../../src/storage/storage.ts';
+import { rememberDatabaseSecrets, teeLogLine } from './log-audit.ts';
 
 export const stack = () => inject('stack');
+
+// vitest runs an afterAll only when it is registered while the file is collected: one registered from
+// inside a beforeAll (where startTestServer is called) never ran, so test databases were never dropped
+// and servers never shut down. Cleanups registered at any time run here, newest first, at the file's end.
+const fileEnd: (() => unknown)[] = [];
+afterAll(async () => {
+  const errors: unknown[] = [];
+  for (const step of fileEnd.splice(0).reverse()) {
+    try {
+      await step();
+    } catch (error) {
+      errors.push(error);
+    }
+  }
+  if (errors.length) throw errors[0];
+});
+
+/** Runs `step` when the current test file ends; unlike afterAll, it may be called from hooks and tests. */
+export const atFileEnd = (step: () => unknown) => {
+  fileEnd.push(step);
+};
 
 const suffix = () => randomBytes(5).toString('hex');
 
@@ -27,7 +49,11 @@ export async function createTestDatabase(options: { migrated?: boolean } = {}): 
   const admin = postgres(adminUrl, { max: 1, onnotice: () => {} });
   await admin.unsafe(`create database ${name}${options.migrated === false ? '' : ` template ${template}`}`);
   await admin.end();
-  afterAll(async () => {
+  atFileEnd(async () => {
+    // Its stored hashes join the secrets no log line of the run may carry (log-audit.ts).
+    const own = postgres(withDatabase(adminUrl, name), { max: 1, onnotice: () => {} });
+    await rememberDatabaseSecrets((text) => own.unsafe(text));
+    await own.end();
     const cleanup = postgres(adminUrl, { max: 1, onnotice: () => {} });
     await cleanup.unsafe(`drop database if exists ${name} with (force)`);
     await cleanup.end();
@@ -55,6 +81,7 @@ export async function createTestBucket(endpoint = stack().s3Endpoint): Promise<s
 export const GENEROUS_LIMITS = {
   RATE_LIMIT_LOGIN: '100000/1m',
   RATE_LIMIT_LOGIN_FAILURES: '100000/15m',
+  RATE_LIMIT_LOGIN_FAILURES_EMAIL: '100000/1h',
   RATE_LIMIT_AUTH_FAILURES: '100000/1m',
   RATE_LIMIT_REGISTER: '100000/1h',
   RATE_LIMIT_PASSWORD_RESET: '100000/1h',
@@ -96,6 +123,7 @@ export function captureLogs(level = 'debug') {
   const destination = new Writable({
     write(chunk, _encoding, done) {
       for (const line of String(chunk).split('\n').filter(Boolean)) {
+        teeLogLine(line);
         raw.push(line);
         lines.push(JSON.parse(line));
       }
@@ -114,6 +142,6 @@ export async function startTestServer(
   const config = loadConfig(await testEnv(options.env));
   const logs = captureLogs();
   const running = await startServer({ config, logger: logs.logger, modules: options.modules });
-  afterAll(() => running.shutdown('test finished'));
+  atFileEnd(() => running.shutdown('test finished'));
   return { ...running, config, logs };
 }

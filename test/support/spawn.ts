@@ -5,6 +5,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { afterEach } from 'vitest';
 import { testEnv } from './harness.ts';
+import { teeLogLine } from './log-audit.ts';
 
 export const PROBE_SERVER = fileURLToPath(new URL('../fixtures/probe-server.ts', import.meta.url));
 export const MAIN = fileURLToPath(new URL('../../src/main.ts', import.meta.url));
@@ -31,6 +32,7 @@ export async function spawnServer(env: Record<string, string>, entry = PROBE_SER
   const exited = once(child, 'exit').then(([code]) => ({ code: code as number | null, at: Date.now() }));
   const url = await new Promise<string>((resolve, reject) => {
     createInterface({ input: child.stdout! }).on('line', (line) => {
+      teeLogLine(line);
       const parsed = JSON.parse(line);
       logs.push(parsed);
       if (parsed.msg === 'ready' && parsed.url) resolve(parsed.url);

@@ -17,8 +17,8 @@ import type {
   updateUserRoute,
 } from './admin.routes.ts';
 
-const userCursor = z.object({ c: z.iso.datetime(), i: z.uuid() });
-const auditCursor = z.object({ s: z.number().int().positive() });
+const userCursor = z.strictObject({ c: z.iso.datetime(), i: z.uuid() });
+const auditCursor = z.strictObject({ s: z.number().int().positive() });
 
 const adminContext = (c: Parameters<typeof auditContextOf>[0]) => ({
   ...auditContextOf(c),

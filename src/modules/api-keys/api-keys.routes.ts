@@ -34,7 +34,8 @@ export const createApiKeyRoute = defineRoute({
   operationId: 'createApiKey',
   summary: 'Create an API key (its secret is shown once)',
   security: SESSION_ONLY,
-  middleware: [...authenticated({ sessionOnly: true }), idempotent()] as const,
+  // The secret is never stored: an idempotent replay answers the same body without `key` (API.md).
+  middleware: [...authenticated({ sessionOnly: true }), idempotent({ neverStored: ['key'] })] as const,
   request: {
     headers: idempotencyKeyHeader,
     body: jsonBody(
@@ -49,7 +50,9 @@ export const createApiKeyRoute = defineRoute({
   },
   responses: {
     201: {
-      description: 'Created. `key` is the secret: store it now, it is never shown again.',
+      description:
+        'Created. `key` is the secret: store it now, it is never shown again. An idempotent replay ' +
+        '(`Idempotent-Replayed: true`) answers the same body without `key`: the secret is never stored.',
       headers: {
         'Idempotent-Replayed': {
           description: '`true` when this is a stored response replayed',
@@ -58,7 +61,12 @@ export const createApiKeyRoute = defineRoute({
       },
       content: {
         'application/json': {
-          schema: apiKeySchema.extend({ key: z.string().meta({ example: 'sk_Xq3f9LkP2aZ0…' }) }),
+          schema: apiKeySchema.extend({
+            key: z
+              .string()
+              .optional()
+              .meta({ example: 'sk_Xq3f9LkP2aZ0…', description: 'Absent from an idempotent replay' }),
+          }),
         },
       },
     },

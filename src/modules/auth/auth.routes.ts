@@ -67,7 +67,10 @@ export const refreshRoute = defineRoute({
   operationId: 'refresh',
   summary: 'Rotate the refresh cookie and get a new access token',
   description:
-    'Presenting a refresh token that was already used revokes its whole session (`refresh_token_reused`). ' +
+    'Rotation is atomic: of concurrent refreshes with one cookie exactly one rotates it. The others, and any ' +
+    'retry within `REFRESH_REUSE_GRACE_S` (default 30 s) of the rotation, get the same new cookie while it ' +
+    'is unused (a grace period, as Okta and Auth0 have). Presenting a used token later, or after its ' +
+    'successor was used, revokes the whole session (`refresh_token_reused`). ' +
     'Refused when an `Origin` header is present and not allowed.',
   responses: { 200: issuedResponse('Rotated') },
   extraProblems: ['unauthenticated', 'refresh_token_reused', 'forbidden', 'account_disabled'],
@@ -92,7 +95,9 @@ export const passwordResetRoute = defineRoute({
   tags: ['Auth'],
   operationId: 'requestPasswordReset',
   summary: 'Mail a password reset token',
-  description: 'Always 202, whether or not the email has an account.',
+  description:
+    'Always 202, answered before any work, so neither the answer nor its timing depends on the email ' +
+    'having an account.',
   request: { body: jsonBody(z.object({ email: emailSchema })) },
   responses: { 202: { description: 'Accepted' } },
 });
@@ -105,7 +110,9 @@ export const passwordResetConfirmRoute = defineRoute({
   tags: ['Auth'],
   operationId: 'confirmPasswordReset',
   summary: 'Set a new password with a reset token',
-  description: 'The token is single-use and valid 30 minutes; every session of the account is revoked.',
+  description:
+    'The token is single-use and valid 30 minutes; every session of the account is revoked, and every ' +
+    'other outstanding reset token of the account is spent.',
   request: { body: jsonBody(z.object({ token: z.string().min(1).max(256), password: passwordSchema })) },
   responses: { 204: { description: 'Password changed' } },
 });

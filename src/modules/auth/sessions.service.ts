@@ -3,20 +3,20 @@ import type { Config } from '../../config.ts';
 import type { Db, Tx } from '../../db/client.ts';
 import { newUuid } from '../../platform/ids.ts';
 import { AppError } from '../../platform/problem.ts';
+import { clientKey } from '../../platform/rate-limit/rate-limit.middleware.ts';
 import type { RateLimits } from '../../platform/rate-limit/rate-limits.ts';
-import { randomToken, sha256 } from '../../platform/secrets.ts';
+import { sha256 } from '../../platform/secrets.ts';
 import type { AuditContext, AuditService } from '../audit/audit.service.ts';
 import type { UsersService } from '../users/users.service.ts';
 import type { UserRow } from '../users/users.tables.ts';
 import { refreshTokens, sessions } from './auth.tables.ts';
 import { verifyPassword } from './passwords.ts';
+import { createRefreshRotation } from './refresh-rotation.ts';
 import { createSessionCache, type SessionHolder } from './session-cache.ts';
 import type { TokenService } from './tokens.ts';
 
 export type Issued = { accessToken: string; expiresIn: number; refreshToken: string; user: UserRow };
 type Client = AuditContext & { userAgent?: string };
-
-const unauthenticated = (detail: string) => new AppError('unauthenticated', { detail });
 
 export function createSessionsService(deps: {
   db: Db;
@@ -30,17 +30,6 @@ export function createSessionsService(deps: {
   const ttlMs = config.auth.refreshTokenTtlS * 1000;
   const cache = createSessionCache({ ttlMs: config.auth.sessionCacheTtlS * 1000 });
 
-  async function issueRefreshToken(tx: Tx, sessionId: string): Promise<string> {
-    const token = randomToken(32);
-    await tx.insert(refreshTokens).values({
-      id: newUuid(),
-      sessionId,
-      tokenHash: sha256(token),
-      expiresAt: new Date(Date.now() + ttlMs),
-    });
-    return token;
-  }
-
   // A revocation evicts here at once and holds the session out of the cache until the trigger's
   // notification, sent at commit, reaches this instance (and every other).
   async function revokeSession(tx: Tx, sessionId: string, reason: string): Promise<void> {
@@ -50,6 +39,15 @@ export function createSessionsService(deps: {
       .set({ revokedAt: new Date(), revokedReason: reason })
       .where(and(eq(sessions.id, sessionId), isNull(sessions.revokedAt)));
   }
+
+  const rotation = createRefreshRotation({
+    db,
+    users,
+    audit,
+    ttlMs,
+    graceS: config.auth.refreshReuseGraceS,
+    revokeSession,
+  });
 
   const issued = async (user: UserRow, sessionId: string, refreshToken: string): Promise<Issued> => ({
     accessToken: await tokens.sign({ userId: user.id, sessionId }),
@@ -75,11 +73,12 @@ export function createSessionsService(deps: {
   return {
     /** Same answer, in about the same time, for an unknown email and a wrong password. */
     async login(input: { email: string; password: string }, client: Client): Promise<Issued> {
-      // Locked emails are refused before any hashing, whichever IP the guesses come from.
-      await loginFailures.assertNotLocked(input.email);
+      // A locked email (for this address, or everywhere) is refused before any hashing.
+      const address = clientKey(client.clientIp ?? 'unknown');
+      await loginFailures.assertNotLocked(input.email, address);
       const user = await users.findByEmail(input.email);
       if (!(await verifyPassword(user?.passwordHash, input.password))) {
-        await loginFailures.recordFailure(input.email);
+        await loginFailures.recordFailure(input.email, address);
         await audit.recordAlone({
           ...client,
           actorId: user?.id,
@@ -88,7 +87,7 @@ export function createSessionsService(deps: {
         });
         throw new AppError('invalid_credentials');
       }
-      await loginFailures.reset(input.email);
+      await loginFailures.reset(input.email, address);
       if (user!.disabledAt) {
         await audit.recordAlone({
           ...client,
@@ -113,49 +112,14 @@ export function createSessionsService(deps: {
           type: 'auth.login_succeeded',
           target: { type: 'session', id: sessionId },
         });
-        return issueRefreshToken(tx, sessionId);
+        return rotation.issue(tx, sessionId);
       });
       return issued(user!, sessionId, refreshToken);
     },
 
-    /**
-     * Rotates the refresh token. A token that was already used means it leaked (or two tabs raced):
-     * the whole session is revoked and the caller gets `refresh_token_reused`.
-     */
+    /** Rotates the refresh token (refresh-rotation.ts): a new access token and the successor cookie. */
     async refresh(token: string, client: Client): Promise<Issued> {
-      const outcome = await db.transaction(async (tx) => {
-        const [row] = await tx
-          .select({ token: refreshTokens, session: sessions })
-          .from(refreshTokens)
-          .innerJoin(sessions, eq(sessions.id, refreshTokens.sessionId))
-          .where(eq(refreshTokens.tokenHash, sha256(token)))
-          .for('update', { of: sessions });
-        if (!row) return { error: unauthenticated('The refresh token is unknown') };
-        const { session } = row;
-        if (row.token.usedAt) {
-          if (!session.revokedAt) {
-            await revokeSession(tx, session.id, 'refresh_token_reused');
-            await audit.record(tx, {
-              ...client,
-              actorId: session.userId,
-              type: 'auth.refresh_token_reused',
-              target: { type: 'session', id: session.id },
-            });
-          }
-          return { error: new AppError('refresh_token_reused') };
-        }
-        if (session.revokedAt) return { error: unauthenticated('The session has ended') };
-        if (row.token.expiresAt <= new Date() || session.expiresAt <= new Date()) {
-          return { error: unauthenticated('The refresh token has expired') };
-        }
-        const user = await users.findById(session.userId, tx);
-        if (!user) return { error: unauthenticated('The account no longer exists') };
-        if (user.disabledAt) return { error: new AppError('account_disabled') };
-        await tx.update(refreshTokens).set({ usedAt: new Date() }).where(eq(refreshTokens.id, row.token.id));
-        return { user, sessionId: session.id, refreshToken: await issueRefreshToken(tx, session.id) };
-      });
-      // The reuse revocation must commit even though the request fails, hence returned, not thrown.
-      if ('error' in outcome) throw outcome.error;
+      const outcome = await rotation.rotate(token, client);
       return issued(outcome.user, outcome.sessionId, outcome.refreshToken);
     },
 

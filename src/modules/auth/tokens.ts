@@ -135,12 +135,18 @@ export async function createTokenService(config: Config) {
           clockTolerance: LEEWAY_S,
           requiredClaims: ['exp', 'iat', 'sub', 'jti'],
         });
+        // A valid signature is not enough: a token this service would never have issued (living far
+        // longer than ACCESS_TOKEN_TTL_S, or issued in the future) is refused too.
+        const nowS = Math.floor(Date.now() / 1000);
+        if (payload.iat! > nowS + LEEWAY_S) throw new Error('issued in the future');
+        if (payload.exp! - payload.iat! > ttl + LEEWAY_S)
+          throw new Error('lifetime beyond the configured one');
         const userId = fromPublicId('usr', payload.sub!);
         const sessionId = typeof payload.sid === 'string' ? fromPublicId('ses', payload.sid) : undefined;
         if (!userId || !sessionId) throw new Error('unexpected claims');
         const claims = { userId, sessionId, tokenId: payload.jti! };
-        const ttl = (payload.exp! + LEEWAY_S) * 1000 - Date.now();
-        if (ttl > 0) verified.set(token, claims, { ttl });
+        const cacheMs = (payload.exp! + LEEWAY_S) * 1000 - Date.now();
+        if (cacheMs > 0) verified.set(token, claims, { ttl: cacheMs });
         return claims;
       } catch (error) {
         const expired = (error as { code?: string }).code === 'ERR_JWT_EXPIRED';

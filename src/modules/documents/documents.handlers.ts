@@ -41,8 +41,9 @@ const ifMatchVersion = (header: string | undefined): number | undefined => {
   if (header === undefined || header.trim() === '*') return undefined;
   const versions = header.split(',').map((tag) => /^\s*"v(\d+)"\s*$/.exec(tag)?.[1]);
   const version = versions.find((v) => v !== undefined);
-  // A tag of another shape can never match: -1 makes the update's version check fail (412).
-  return version === undefined ? -1 : Number(version);
+  // A tag of another shape can never match: -1 makes the update's version check fail (412). So does a
+  // version beyond the column's int4 range, which Postgres would refuse (a 500 before).
+  return version === undefined || Number(version) > 2_147_483_647 ? -1 : Number(version);
 };
 
 /**
@@ -84,12 +85,11 @@ export const uploadDocument: RouteHandler<typeof uploadDocumentRoute, AppEnv> = 
   return c.json({ document }, 201);
 };
 
-const positionSchema = z.object({
-  o: z.enum(['created_at.desc', 'created_at.asc', 'name.asc']),
-  c: z.iso.datetime().optional(),
-  n: z.string().optional(),
-  i: z.uuid(),
-});
+// Strict per order: a created_at cursor without its time, or a name cursor without its name, was a 500.
+const positionSchema = z.discriminatedUnion('o', [
+  z.strictObject({ o: z.enum(['created_at.desc', 'created_at.asc']), c: z.iso.datetime(), i: z.uuid() }),
+  z.strictObject({ o: z.literal('name.asc'), n: z.string().min(1).max(255), i: z.uuid() }),
+]);
 
 export const listDocuments: RouteHandler<typeof listDocumentsRoute, AppEnv> = async (c) => {
   const { limit, cursor, q, content_type, order } = c.req.valid('query');
@@ -108,8 +108,8 @@ export const listDocuments: RouteHandler<typeof listDocumentsRoute, AppEnv> = as
     after: position && {
       order,
       id: position.i,
-      createdAt: position.c ? new Date(position.c) : undefined,
-      name: position.n,
+      createdAt: 'c' in position ? new Date(position.c) : undefined,
+      name: 'n' in position ? position.n : undefined,
     },
   });
   const page = rows.slice(0, limit);

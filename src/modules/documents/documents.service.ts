@@ -5,6 +5,7 @@ import type { Db } from '../../db/client.ts';
 import { newUuid } from '../../platform/ids.ts';
 import type { Logger } from '../../platform/logger.ts';
 import { AppError } from '../../platform/problem.ts';
+import { findUnstorableText, isStorableText, UNSTORABLE_MESSAGE } from '../../platform/storable-text.ts';
 import type { Storage } from '../../storage/storage.ts';
 import type { AuditContext, AuditService } from '../audit/audit.service.ts';
 import type { UsersService } from '../users/users.service.ts';
@@ -36,14 +37,21 @@ function parseMetadata(text: string | undefined): Record<string, unknown> {
   if (Buffer.byteLength(text) > METADATA_MAX_BYTES) throw invalidField('metadata', 'At most 4 KiB');
   try {
     const value: unknown = JSON.parse(text);
-    if (value && typeof value === 'object' && !Array.isArray(value)) return value as Record<string, unknown>;
-  } catch {}
+    if (value && typeof value === 'object' && !Array.isArray(value)) {
+      const bad = findUnstorableText(value);
+      if (bad !== undefined) throw invalidField(bad ? `metadata.${bad}` : 'metadata', UNSTORABLE_MESSAGE);
+      return value as Record<string, unknown>;
+    }
+  } catch (error) {
+    if (error instanceof AppError) throw error;
+  }
   throw invalidField('metadata', 'Must be a JSON object');
 }
 
 export function checkName(name: string, path = 'name'): string {
   const trimmed = name.trim();
-  if (!trimmed || trimmed.length > NAME_MAX || /\p{Cc}/u.test(trimmed)) {
+  // \p{Cc} includes NUL; an unpaired surrogate cannot be stored either (issue 10 #5).
+  if (!trimmed || trimmed.length > NAME_MAX || /\p{Cc}/u.test(trimmed) || !isStorableText(trimmed)) {
     throw invalidField(path, `1–${NAME_MAX} characters, no control characters`);
   }
   return trimmed;

@@ -36,6 +36,9 @@ export const changePasswordRoute = defineRoute({
   tags: ['Account'],
   operationId: 'changePassword',
   summary: 'Change the password; every other session is revoked',
+  description:
+    'Every other session and every outstanding reset token of the account end. A wrong `current_password` ' +
+    'is 422 and counts as a failed login (`login_failures`, `login_failures_email`): too many give 429.',
   security: SESSION_ONLY,
   middleware: [...authenticated({ sessionOnly: true })] as const,
   request: {

@@ -13,7 +13,10 @@ import { createLimiterPool } from './limiter-pool.ts';
 type Rate = { points: number; windowS: number; burst?: number };
 export type Tier = keyof Config['rateLimits']['apiKey'];
 
-/** The policies a route can name (API.md's table); `login_failures` is applied by the login service. */
+/**
+ * The policies a route can name (API.md's table); `login_failures` and `login_failures_email` are
+ * applied by the login service.
+ */
 export type PolicyName = 'login' | 'register' | 'password_reset' | 'account' | 'api_key';
 
 /** One window of one policy after a decision: what the rate-limit headers report. */
@@ -116,6 +119,9 @@ const tooManyFailures = (window: WindowState) =>
 const emailKey = (email: string) =>
   createHash('sha256').update(email.trim().toLowerCase()).digest('base64url');
 
+/** One email tried from one client address (an IPv4 address or an IPv6 /64). */
+const addressKey = (email: string, address: string) => `${emailKey(email)}:${address}`;
+
 /**
  * API.md's rate-limit policies, counted in Postgres so every instance shares them. A key over its limit
  * is remembered in memory until its window ends, so a flood of rejected requests costs no round trips.
@@ -175,8 +181,11 @@ export function createRateLimits(deps: { config: Config; databaseUrl: string; lo
     account: [limiter('account', settings.account)],
   };
   const authFailures = limiter('auth_failures', settings.authFailures);
-  // Its lock-out lives in the table (`block`), where a successful login can clear it on every instance.
+  // Their lock-outs live in the table (`block`), where a successful login can clear them on every instance.
   const failures = limiter('login_failures', settings.loginFailures, { blockInMemory: false });
+  const emailFailures = limiter('login_failures_email', settings.loginFailuresEmail, {
+    blockInMemory: false,
+  });
 
   const limitersOf = (policy: PolicyName, tier: Tier) =>
     policy === 'api_key' ? apiKey[tier] : single[policy];
@@ -196,31 +205,51 @@ export function createRateLimits(deps: { config: Config; databaseUrl: string; lo
       };
     },
 
-    /** `login_failures`: consecutive failed logins per normalised email, across every client IP. */
+    /**
+     * Failed logins (and wrong current passwords), counted twice: `login_failures` per normalised email
+     * and client address, which locks out that address only, so a stranger's guesses never lock the
+     * owner out from elsewhere; and `login_failures_email` per email across all addresses, a much higher
+     * ceiling against guessing distributed over many addresses. `address` is the rate-limit client key.
+     */
     loginFailures: {
-      /** Throws 429 while the email is locked out. */
-      async assertNotLocked(email: string): Promise<void> {
+      /** Throws 429 while this address is locked for the email, or the email is locked everywhere. */
+      async assertNotLocked(email: string, address: string): Promise<void> {
         if (!settings.enabled) return;
-        const res = await failures.limiter.get(emailKey(email));
-        if (!res || res.consumedPoints < failures.rate.points) return;
-        const window = windowOf(failures.policy, failures.rate, res, false);
-        throw new AppError('rate_limited', {
-          detail: `Too many failed logins for this account; retry in ${window.resetS} s`,
-          headers: rateLimitHeaders([window], true),
-        });
-      },
-      /** Counts a failure; the one that reaches the limit locks the email for the lock-out time. */
-      async recordFailure(email: string): Promise<void> {
-        if (!settings.enabled) return;
-        const key = emailKey(email);
-        const { res } = await settle(failures.limiter, key);
-        if (res.consumedPoints >= failures.rate.points) {
-          await failures.limiter.block(key, settings.loginFailures.lockoutS);
+        const checks = [
+          { window: failures, key: addressKey(email, address), scope: 'from this address' },
+          { window: emailFailures, key: emailKey(email), scope: 'from any address' },
+        ];
+        const states = await Promise.all(checks.map((check) => check.window.limiter.get(check.key)));
+        for (const [index, res] of states.entries()) {
+          const { window: policy, scope } = checks[index]!;
+          if (!res || res.consumedPoints < policy.rate.points) continue;
+          const window = windowOf(policy.policy, policy.rate, res, false);
+          throw new AppError('rate_limited', {
+            detail: `Too many failed logins for this account ${scope}; retry in ${window.resetS} s`,
+            headers: rateLimitHeaders([window], true),
+          });
         }
       },
-      async reset(email: string): Promise<void> {
+      /** Counts a failure in both windows; the one that reaches a limit starts that lock-out. */
+      async recordFailure(email: string, address: string): Promise<void> {
         if (!settings.enabled) return;
-        await failures.limiter.delete(emailKey(email));
+        await Promise.all(
+          [
+            { window: failures, key: addressKey(email, address), lockoutS: settings.loginFailures.lockoutS },
+            { window: emailFailures, key: emailKey(email), lockoutS: settings.loginFailuresEmail.lockoutS },
+          ].map(async ({ window, key, lockoutS }) => {
+            const { res } = await settle(window.limiter, key);
+            if (res.consumedPoints >= window.rate.points) await window.limiter.block(key, lockoutS);
+          }),
+        );
+      },
+      /**
+       * A successful login clears this address's count. The email-wide count stays: an owner signing in
+       * now and then must not reset a distributed guesser's budget.
+       */
+      async reset(email: string, address: string): Promise<void> {
+        if (!settings.enabled) return;
+        await failures.limiter.delete(addressKey(email, address));
       },
     },
 
