@@ -36,12 +36,27 @@ const documentId = (id: string) => {
 const notModified = (ifNoneMatch: string | undefined, etag: string) =>
   ifNoneMatch !== undefined && fresh({ 'if-none-match': ifNoneMatch }, { etag });
 
-/** Strong comparison (RFC 9110 §13.1.1): `*` or one of the listed tags, never a weak one. */
+/**
+ * Strong comparison (RFC 9110 §13.1.1): `*` or one of the listed tags, never a weak one. An unquoted tag
+ * (`v3` instead of `"v3"`) is a malformed header, not a stale version: it gets a 422 that says so.
+ */
 const ifMatchVersion = (header: string | undefined): number | undefined => {
   if (header === undefined || header.trim() === '*') return undefined;
-  const versions = header.split(',').map((tag) => /^\s*"v(\d+)"\s*$/.exec(tag)?.[1]);
-  const version = versions.find((v) => v !== undefined);
-  // A tag of another shape can never match: -1 makes the update's version check fail (412).
+  const tags = header.split(',').map((tag) => tag.trim());
+  if (tags.some((tag) => !/^(W\/)?"[^"]*"$/.test(tag))) {
+    throw new AppError('validation_failed', {
+      detail: 'If-Match must hold quoted ETags, e.g. If-Match: "v3"',
+      errors: [
+        {
+          location: 'header',
+          path: 'if-match',
+          message: 'An ETag is quoted: send the ETag response header’s value unchanged, quotes included',
+        },
+      ],
+    });
+  }
+  const version = tags.map((tag) => /^"v(\d+)"$/.exec(tag)?.[1]).find((v) => v !== undefined);
+  // A tag of another shape can never match: -1 makes the version check fail (412).
   return version === undefined ? -1 : Number(version);
 };
 
@@ -178,6 +193,9 @@ export const updateDocument: RouteHandler<typeof updateDocumentRoute, AppEnv> = 
 
 export const deleteDocument: RouteHandler<typeof deleteDocumentRoute, AppEnv> = async (c) => {
   const { documents } = c.get('services');
-  await documents.remove(principalOf(c).userId, documentId(c.req.valid('param').id), auditContextOf(c));
+  await documents.remove(principalOf(c).userId, documentId(c.req.valid('param').id), auditContextOf(c), {
+    expectedVersion: ifMatchVersion(c.req.valid('header')['if-match']),
+    signal: c.get('signal'),
+  });
   return c.body(null, 204);
 };

@@ -199,7 +199,12 @@ export const deleteDocumentRoute = defineRoute({
   path: '/v1/documents/{id}',
   operationId: 'deleteDocument',
   summary: 'Delete a document; its quota is released at once',
+  description:
+    'Deletes the document and its bytes. With `If-Match`, a stale ETag answers 412 `precondition_failed` and ' +
+    'nothing is deleted. If the object store does not answer within its timeout, the answer is 503 ' +
+    '`service_unavailable` with `Retry-After` and the document is kept as it was.',
   middleware: [...authenticated()],
-  request: { params },
+  request: { params, headers: z.object({ 'if-match': z.string().max(1024).optional() }) },
   responses: { 204: { description: 'Deleted' } },
+  extraProblems: ['precondition_failed'],
 });

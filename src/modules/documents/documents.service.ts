@@ -30,6 +30,12 @@ const storageUnavailable = (cause: unknown) =>
     cause,
   });
 
+const stale = () =>
+  new AppError('precondition_failed', {
+    detail:
+      'The document changed since that ETag (If-Match). GET it again for the current ETag, then retry with that.',
+  });
+
 function parseMetadata(text: string | undefined): Record<string, unknown> {
   if (text === undefined) return {};
   if (Buffer.byteLength(text) > METADATA_MAX_BYTES) throw invalidField('metadata', 'At most 4 KiB');
@@ -300,21 +306,38 @@ export function createDocumentsService(deps: {
         .returning();
       if (row) return row;
       await this.get(userId, id); // 404 when it is not there at all
-      throw new AppError('precondition_failed', { detail: 'The document changed since that ETag' });
+      throw stale();
     },
 
     /**
-     * Removes the document from the account and releases its quota in one transaction; the object is
-     * deleted after commit, and the sweeper retries what fails (the row stays as `deleting` until then).
+     * Removes the document, its quota charge and its object in one transaction: the object is deleted
+     * last, just before the commit, so a store that fails or hangs (bounded by S3_TIMEOUT_MS) rolls
+     * everything back and the answer is 503 with the document intact, never a document that is gone
+     * from the account while its bytes stay. With `expectedVersion` (If-Match), a stale version is 412.
      */
-    async remove(userId: string, id: string, context: AuditContext): Promise<void> {
-      const removed = await db.transaction(async (tx) => {
+    async remove(
+      userId: string,
+      id: string,
+      context: AuditContext,
+      options: { expectedVersion?: number; signal?: AbortSignal } = {},
+    ): Promise<void> {
+      const { expectedVersion, signal } = options;
+      await db.transaction(async (tx) => {
         const [row] = await tx
-          .update(documents)
-          .set({ status: 'deleting', updatedAt: new Date() })
-          .where(and(eq(documents.id, id), eq(documents.userId, userId), eq(documents.status, 'ready')))
+          .delete(documents)
+          .where(
+            and(
+              eq(documents.id, id),
+              eq(documents.userId, userId),
+              eq(documents.status, 'ready'),
+              expectedVersion === undefined ? undefined : eq(documents.version, expectedVersion),
+            ),
+          )
           .returning();
-        if (!row) throw new AppError('not_found');
+        if (!row) {
+          await this.get(userId, id); // 404 when it is not there at all
+          throw stale();
+        }
         await users.releaseQuota(tx, userId, row.sizeBytes);
         await audit.record(tx, {
           ...context,
@@ -322,17 +345,12 @@ export function createDocumentsService(deps: {
           target: { type: 'document', id },
           data: { size_bytes: row.sizeBytes },
         });
-        return row;
+        try {
+          await storage.delete(row.storageKey, signal);
+        } catch (error) {
+          throw storageUnavailable(error);
+        }
       });
-      try {
-        await storage.delete(removed.storageKey);
-        await db.delete(documents).where(eq(documents.id, removed.id));
-      } catch (error) {
-        logger.warn(
-          { err: error, document_id: removed.id },
-          'object deletion failed; the sweeper will retry',
-        );
-      }
     },
   };
 }
