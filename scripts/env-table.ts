@@ -27,8 +27,7 @@ export function renderEnvTable(): string {
           : (property.format ?? property.type ?? 'string');
     // A parsed object (a rate like `10/1m` becomes {points, windowS, burst}) is shown as typed.
     const parsed = defaults[name];
-    const value =
-      parsed && typeof parsed === 'object' && !Array.isArray(parsed) ? property.default : parsed;
+    const value = parsed && typeof parsed === 'object' && !Array.isArray(parsed) ? property.default : parsed;
     const fallback =
       value === undefined
         ? '—'
