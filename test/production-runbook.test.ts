@@ -25,7 +25,7 @@ const SECTION = '## Run it in production mode on one machine';
 type Block = { tag: string; code: string };
 
 /** The fenced blocks tagged `sh runbook…` of the section, in order. */
-export function runbookBlocks(markdown: string): Block[] {
+function runbookBlocks(markdown: string): Block[] {
   const start = markdown.indexOf(SECTION);
   if (start === -1) throw new Error(`runbook/production.md lacks "${SECTION}"`);
   const rest = markdown.slice(start + SECTION.length);
