@@ -169,11 +169,22 @@ export const problemSchema = z
     status: z.number().int().meta({ example: 422 }),
     detail: z.string().optional().meta({ example: '1 field is invalid' }),
     instance: z.string().meta({ example: '/v1/documents' }),
-    code: z.enum(PROBLEM_CODES),
+    // An open string, not an enum: a strict generated client must not break the day a code is added.
+    code: z.string().meta({
+      description:
+        'Stable, machine-readable error code. Known values are listed in `examples`, each documented at ' +
+        '`/problems/{code}` (the `type` URL); more may be added, so treat an unknown code by its HTTP status.',
+      examples: PROBLEM_CODES,
+    }),
     request_id: z.string().meta({ example: '0193a4c2-7d1e-7c3a-9f1e-2b5d8c0e4a11' }),
     errors: z.array(fieldErrorSchema).optional(),
   })
-  .meta({ id: 'Problem', description: 'RFC 9457 problem details' });
+  .meta({
+    id: 'Problem',
+    description:
+      'RFC 9457 problem details. `type` is the URL of a page describing the `code`: its meaning, typical ' +
+      'causes and the fix; `/problems` lists every code.',
+  });
 
 export type Problem = z.infer<typeof problemSchema>;
 

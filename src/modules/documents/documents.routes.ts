@@ -43,10 +43,14 @@ export const uploadDocumentRoute = defineRoute({
   operationId: 'uploadDocument',
   summary: 'Upload a document (streamed to storage)',
   description:
-    'Parts: `file` (required; its `Content-Type` must be an allowed type), `name` (optional, else the file name), ' +
-    '`metadata` (optional JSON object, ≤ 4 KiB). The upload is cut off with 413 as soon as it passes ' +
-    '`MAX_UPLOAD_BYTES` (`payload_too_large`) or the remaining quota (`quota_exceeded`); a failed upload ' +
-    'leaves nothing behind. `Idempotency-Key` makes retries safe.',
+    'Parts: `file` (required), `name` (optional, else the file name), `metadata` (optional JSON object, ≤ 4 KiB). ' +
+    'Any content type is accepted unless the operator sets `ALLOWED_CONTENT_TYPES`; the stored `content_type` ' +
+    'is the part’s declared type (`application/octet-stream` when absent), and a refused type answers 415 ' +
+    '`unsupported_media_type` with the accepted types in `detail`. With curl: ' +
+    "`curl -F file=@report.pdf -F name=Q3 -H 'Authorization: Bearer …' …/v1/documents`. " +
+    'The upload is cut off with 413 as soon as it passes `MAX_UPLOAD_BYTES` (`payload_too_large`) or the ' +
+    'remaining quota (`quota_exceeded`); a failed upload leaves nothing behind. `Idempotency-Key` makes ' +
+    'retries safe.',
   middleware: [...authenticated(), idempotent({ streamedBody: true })],
   request: {
     headers: idempotencyKeyHeader,
@@ -59,9 +63,19 @@ export const uploadDocumentRoute = defineRoute({
             type: 'object',
             required: ['file'],
             properties: {
-              file: { type: 'string', format: 'binary' },
-              name: { type: 'string', maxLength: 255 },
-              metadata: { type: 'string', description: 'A JSON object, at most 4 KiB' },
+              // OpenAPI 3.1 spells a file as contentMediaType; format: binary is for 3.0-era tools.
+              file: {
+                type: 'string',
+                format: 'binary',
+                contentMediaType: 'application/octet-stream',
+                description: 'The document’s bytes, with the part’s own `Content-Type`.',
+              },
+              name: { type: 'string', maxLength: 255, description: 'Defaults to the file name.' },
+              metadata: {
+                type: 'string',
+                contentMediaType: 'application/json',
+                description: 'A JSON object, at most 4 KiB, e.g. `{"project":"atlas"}`.',
+              },
             },
           },
         },
@@ -88,6 +102,9 @@ export const listDocumentsRoute = defineRoute({
   path: '/v1/documents',
   operationId: 'listDocuments',
   summary: 'List documents',
+  description:
+    'Newest first by default. `next_cursor` is opaque: pass it back as `cursor` with the same `order` for the ' +
+    'next page; pages stay stable while documents are added.',
   middleware: [...authenticated()],
   request: {
     query: z.object({
@@ -117,6 +134,8 @@ export const getDocumentRoute = defineRoute({
   path: '/v1/documents/{id}',
   operationId: 'getDocument',
   summary: 'A document’s metadata',
+  description:
+    'The `ETag` changes with every update; send it back in `If-None-Match` (304) or `If-Match` (PATCH, DELETE).',
   middleware: [...authenticated()],
   request: { params, headers: z.object({ 'if-none-match': z.string().max(1024).optional() }) },
   responses: {
@@ -133,7 +152,7 @@ export const getContentRoute = defineRoute({
   summary: 'Download the bytes (ranges supported)',
   description:
     'Streams the document with `Content-Disposition: attachment`. `Range: bytes=…` (one range) answers 206, an ' +
-    'unsatisfiable range 416. `?redirect=true` answers 302 to a presigned URL valid 5 minutes.',
+    'unsatisfiable range 416 with `Content-Range: bytes */<size>`. `?redirect=true` answers 302 to a presigned URL valid 5 minutes.',
   middleware: [...authenticated()],
   request: {
     params,
@@ -151,9 +170,21 @@ export const getContentRoute = defineRoute({
     },
     206: {
       description: 'The requested range',
+      headers: {
+        ...etagHeader,
+        'Content-Range': {
+          description: '`bytes <first>-<last>/<size>` (RFC 9110 §14.4).',
+          schema: { type: 'string' },
+        },
+      },
       content: { 'application/octet-stream': { schema: { type: 'string', format: 'binary' } } },
     },
-    302: { description: 'Redirect to a presigned URL (5 minutes)' },
+    302: {
+      description: 'Redirect to a presigned URL (5 minutes)',
+      headers: {
+        Location: { description: 'The presigned URL of the object store.', schema: { type: 'string' } },
+      },
+    },
     304: { description: 'Not modified (If-None-Match)' },
   },
   extraProblems: ['range_not_satisfiable'],

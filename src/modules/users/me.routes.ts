@@ -11,6 +11,8 @@ export const getMeRoute = defineRoute({
   tags: ['Account'],
   operationId: 'getMe',
   summary: 'The signed-in account, with its quota and usage',
+  description:
+    '`bytes_used` never exceeds `quota_bytes`; an upload that would pass it answers 413 `quota_exceeded`.',
   security: SESSION_OR_KEY,
   middleware: [...authenticated()] as const,
   responses: { 200: { description: 'The account', ...userResponse } },
@@ -22,6 +24,7 @@ export const updateMeRoute = defineRoute({
   tags: ['Account'],
   operationId: 'updateMe',
   summary: 'Rename the account',
+  description: '`name: null` removes the name.',
   security: SESSION_OR_KEY,
   middleware: [...authenticated()] as const,
   request: {
@@ -36,6 +39,8 @@ export const changePasswordRoute = defineRoute({
   tags: ['Account'],
   operationId: 'changePassword',
   summary: 'Change the password; every other session is revoked',
+  description:
+    'Needs a session (not an API key) and the current password; a wrong one counts as a failed login.',
   security: SESSION_ONLY,
   middleware: [...authenticated({ sessionOnly: true })] as const,
   request: {
