@@ -195,7 +195,7 @@ describe('/problems/{code}', () => {
     expect(unknown.status).toBe(404);
     expect(await unknown.json()).toMatchObject({
       code: 'not_found',
-      detail: 'No problem type "no_such_code"',
+      detail: 'No problem type "no_such_code"; /problems lists every code',
     });
     const malformed = await fetch(`${server.url}/problems/Bad-Code`);
     expect(malformed.status).toBe(422);

@@ -229,6 +229,12 @@ const CODE_BY_HTTP_STATUS: Partial<Record<number, ProblemCode>> = {
   504: 'timeout',
 };
 
+// What a client needs to fix an error a library raised without a useful message. Every 415 raised this
+// way is a JSON operation's (uploads answer their own 415).
+const DEFAULT_DETAIL: Partial<Record<ProblemCode, string>> = {
+  unsupported_media_type: 'This operation takes a JSON body: send it with Content-Type: application/json',
+};
+
 // Network failures (Node), postgres.js connection states, and SQLSTATEs of a database that is down,
 // starting, shutting down or out of connections: an outage of a dependency, not a bug of ours.
 const OUTAGE_CODES = new Set([
@@ -269,7 +275,10 @@ export function toAppError(error: unknown): AppError | undefined {
     return error.cause;
   if (error instanceof HTTPException) {
     const code = CODE_BY_HTTP_STATUS[error.status];
-    if (code) return new AppError(code, { detail: detailOf(code, error.message), cause: error });
+    if (code) {
+      const detail = DEFAULT_DETAIL[code] ?? detailOf(code, error.message);
+      return new AppError(code, { ...(detail ? { detail } : {}), cause: error });
+    }
   }
   const outage = outageOf(error);
   if (outage === 'service_unavailable') {

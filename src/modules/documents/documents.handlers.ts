@@ -29,7 +29,11 @@ const contentEtag = (row: DocumentRow) => `"${row.sha256}"`;
 
 const documentId = (id: string) => {
   const uuid = fromPublicId('doc', id);
-  if (!uuid) throw new AppError('not_found');
+  if (!uuid) {
+    throw new AppError('not_found', {
+      detail: `No document ${id} in this account (document ids look like doc_01jdx5m7kqf3v9r2w8y4t6n0hc)`,
+    });
+  }
   return uuid;
 };
 
@@ -164,7 +168,10 @@ export const getContent: RouteHandler<typeof getContentRoute, AppEnv> = async (c
   // range-parser codes: 0 parsed, 1 malformed, 2 unsatisfiable.
   const parsed = headers.range && row.sizeBytes > 0 ? parseRange(row.sizeBytes, headers.range) : undefined;
   if (parsed?.code === 2) {
-    throw new AppError('range_not_satisfiable', { headers: { 'Content-Range': `bytes */${row.sizeBytes}` } });
+    throw new AppError('range_not_satisfiable', {
+      detail: `The range starts past the end of the document, which has ${row.sizeBytes} bytes: ask for bytes within 0-${row.sizeBytes - 1}, or send no Range for the whole document`,
+      headers: { 'Content-Range': `bytes */${row.sizeBytes}` },
+    });
   }
   // A malformed Range header is ignored (RFC 9110 §14.2); several disjoint ranges get the whole document.
   const ranges = parsed?.code === 0 && parsed.type === 'bytes' ? combineRanges(parsed.ranges) : [];

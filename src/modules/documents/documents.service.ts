@@ -2,7 +2,7 @@ import type { Readable } from 'node:stream';
 import { and, asc, desc, eq, gt, ilike, lt, or, sql } from 'drizzle-orm';
 import type { Config } from '../../config.ts';
 import type { Db } from '../../db/client.ts';
-import { newUuid } from '../../platform/ids.ts';
+import { newUuid, toPublicId } from '../../platform/ids.ts';
 import type { Logger } from '../../platform/logger.ts';
 import { AppError } from '../../platform/problem.ts';
 import type { Storage } from '../../storage/storage.ts';
@@ -207,7 +207,11 @@ export function createDocumentsService(deps: {
     /** A ready document of this user, or 404 (another account's id is indistinguishable from none). */
     async get(userId: string, id: string): Promise<DocumentRow> {
       const [row] = await readyById.execute({ id, userId });
-      if (!row) throw new AppError('not_found');
+      if (!row) {
+        throw new AppError('not_found', {
+          detail: `No document ${toPublicId('doc', id)} in this account: it was deleted, or the id is of another account`,
+        });
+      }
       return row;
     },
 
