@@ -78,7 +78,7 @@ export function createDocumentsService(deps: {
         await storage.delete(row.storageKey);
       } catch (error) {
         logger.warn(
-          { err: error, document_id: row.id },
+          { err: error, document_id: toPublicId('doc', row.id) },
           'could not delete the object of a failed upload; the sweeper will',
         );
         return;
@@ -196,7 +196,10 @@ export function createDocumentsService(deps: {
         abort.abort(error);
         part.stream.resume();
         await discard(row, objectStored).catch((error: unknown) =>
-          logger.warn({ err: error, document_id: id }, 'could not remove a failed upload; the sweeper will'),
+          logger.warn(
+            { err: error, document_id: toPublicId('doc', id) },
+            'could not remove a failed upload; the sweeper will',
+          ),
         );
         throw failure ?? error;
       } finally {
