@@ -70,11 +70,17 @@ export const uploadDocumentRoute = defineRoute({
                 contentMediaType: 'application/octet-stream',
                 description: 'The document’s bytes, with the part’s own `Content-Type`.',
               },
-              name: { type: 'string', maxLength: 255, description: 'Defaults to the file name.' },
+              name: {
+                type: 'string',
+                maxLength: 255,
+                description: 'Defaults to the file name.',
+                examples: ['q3-report.pdf'],
+              },
               metadata: {
                 type: 'string',
                 contentMediaType: 'application/json',
                 description: 'A JSON object, at most 4 KiB, e.g. `{"project":"atlas"}`.',
+                examples: ['{"project":"atlas"}'],
               },
             },
           },

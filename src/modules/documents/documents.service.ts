@@ -168,8 +168,9 @@ export function createDocumentsService(deps: {
             throw failure ?? (error instanceof AppError ? error : storageUnavailable(error));
           });
         const [, fields] = await Promise.all([stored, received.fields]);
-        const name = fields.has('name') ? checkName(fields.get('name')!) : undefined;
-        const metadata = parseMetadata(fields.get('metadata'));
+        // An empty optional field is an absent one: HTML forms and generated snippets send them empty.
+        const name = fields.get('name')?.trim() ? checkName(fields.get('name')!) : undefined;
+        const metadata = parseMetadata(fields.get('metadata')?.trim() || undefined);
         return await db.transaction(async (tx) => {
           await users.chargeQuota(tx, userId, metered.bytes);
           const [ready] = await tx
