@@ -56,6 +56,12 @@ describe('problem pages', () => {
     expect(document.info.description).toContain(`(${server.config.publicUrl}/problems)`);
     expect(document.components.schemas.Problem.description).toContain('/problems');
     expect(document.paths).toHaveProperty('/problems');
+    // The documented headers customers rely on: Content-Range on 206 and 416, Location on 302.
+    const content = document.paths['/v1/documents/{id}/content'].get.responses;
+    expect(content['206'].headers).toHaveProperty('Content-Range');
+    expect(content['302'].headers).toHaveProperty('Location');
+    const refusedRange = document.components.responses[content['416'].$ref.split('/').at(-1)];
+    expect(refusedRange.headers).toHaveProperty('Content-Range');
   });
 
   it('answers JSON when asked (content negotiation)', async () => {

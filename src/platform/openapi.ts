@@ -35,7 +35,8 @@ const RATE_LIMIT_HEADERS = {
 
 const RETRY_AFTER = { 'Retry-After': header('Seconds to wait before retrying.', 'integer') };
 
-const problem = (status: number, codes: ProblemCode[], extraHeaders: object): ResponseConfig => ({
+/** A problem response of `codes` (all of one status); routes use it to add headers of their own. */
+export const problem = (status: number, codes: ProblemCode[], extraHeaders: object): ResponseConfig => ({
   description: codes.map((code) => `\`${code}\`: ${PROBLEMS[code].description}`).join('\n\n'),
   headers: {
     ...REQUEST_ID_HEADER,

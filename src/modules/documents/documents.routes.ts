@@ -2,7 +2,7 @@ import { z } from '@hono/zod-openapi';
 import { pageQuery } from '../../platform/cursor.ts';
 import { idempotencyKeyHeader, idempotent } from '../../platform/idempotency.ts';
 import { publicIdSchema, toPublicId } from '../../platform/ids.ts';
-import { defineRoute, jsonBody, jsonContent } from '../../platform/openapi.ts';
+import { defineRoute, jsonBody, jsonContent, problem } from '../../platform/openapi.ts';
 import { authenticated, SESSION_OR_KEY } from '../auth/authenticate.ts';
 import type { DocumentRow } from './documents.tables.ts';
 
@@ -192,8 +192,13 @@ export const getContentRoute = defineRoute({
       },
     },
     304: { description: 'Not modified (If-None-Match)' },
+    416: problem(416, ['range_not_satisfiable'], {
+      'Content-Range': {
+        description: '`bytes */<size>`: the document’s size, to ask for a range within it.',
+        schema: { type: 'string' },
+      },
+    }),
   },
-  extraProblems: ['range_not_satisfiable'],
 });
 
 export const updateDocumentRoute = defineRoute({
