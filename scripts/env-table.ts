@@ -25,7 +25,9 @@ export function renderEnvTable(): string {
         : property.enum
           ? property.enum.map((v) => `\`${v}\``).join(' | ')
           : (property.format ?? property.type ?? 'string');
-    const value = defaults[name];
+    // A parsed object (a rate like `10/1m` becomes {points, windowS, burst}) is shown as typed.
+    const parsed = defaults[name];
+    const value = parsed && typeof parsed === 'object' && !Array.isArray(parsed) ? property.default : parsed;
     const fallback =
       value === undefined
         ? '—'

@@ -154,7 +154,12 @@ export const envSchema = z.object({
     .default(EMBEDDED_S3_CREDENTIALS.secretAccessKey)
     .describe('S3 secret access key (the default only suits s3rver).'),
   S3_FORCE_PATH_STYLE: bool('Address buckets as `{endpoint}/{bucket}` (MinIO, s3rver, Ceph).', true),
-  S3_TIMEOUT_MS: int('Timeout of one S3 request.', 30_000, 100, 600_000),
+  S3_TIMEOUT_MS: int(
+    'Bound of every call to the object store (per part for uploads); a store that does not answer within it gives 503 `service_unavailable`, and a timed-out call is not retried. Keep it below HANDLER_TIMEOUT_MS.',
+    15_000,
+    100,
+    600_000,
+  ),
 
   JWT_SIGNING_KEY: jsonObject
     .optional()

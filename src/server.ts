@@ -8,6 +8,7 @@ import { type ApiModule, createApp } from './app.ts';
 import { type Config, ConfigError } from './config.ts';
 import { createDatabase } from './db/client.ts';
 import { isAtHead } from './db/migrations.ts';
+import { checkMailRelay } from './modules/auth/mail.ts';
 import { Lifecycle } from './platform/lifecycle.ts';
 import type { Logger } from './platform/logger.ts';
 import { PROBLEMS, type ProblemCode, problemTypeUrl } from './platform/problem.ts';
@@ -89,6 +90,7 @@ export async function startServer(options: {
   const url = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
   lifecycle.markReady();
   logger.info({ url, env: config.env }, 'listening');
+  void checkMailRelay(config, logger); // logs; never blocks or fails start-up
 
   let stopped: Promise<void> | undefined;
   const shutdown = (reason: string, options: { recycle?: boolean } = {}) => {

@@ -176,7 +176,7 @@ describe('audit log', () => {
         id: expect.stringMatching(/^evt_/),
         type: 'api_key.created',
         actor_id: user.user.id,
-        target: { type: 'api_key', id: expect.any(String) },
+        target: { type: 'api_key', id: expect.stringMatching(/^key_/) },
         client_ip: '127.0.0.1',
         request_id: 'audit-req-1',
         data: {},
@@ -205,7 +205,7 @@ describe('audit log', () => {
       `/v1/admin/audit-events?type=admin.user_updated&actor_id=${admin.user.id}`,
     );
     expect(changed.body?.data[0]).toMatchObject({
-      target: { type: 'user' },
+      target: { type: 'user', id: user.user.id },
       data: { changes: { tier: 'premium' } },
     });
   });

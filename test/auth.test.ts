@@ -531,8 +531,9 @@ describe('access log', () => {
     remember(session.accessToken);
     await client.call('GET', '/v1/me', { token: session.accessToken, headers: { 'x-request-id': 'who-1' } });
     const line = server.logs.lines.find((l) => l.request_id === 'who-1' && l.msg === 'request');
-    const [row] = await sql`select id from users where email = ${session.email}`;
-    expect(line).toMatchObject({ route: '/v1/me', status: 200, user_id: row?.id });
+    // The public id customers quote, not the row's UUID.
+    expect(line).toMatchObject({ route: '/v1/me', status: 200, user_id: session.user.id });
+    expect(session.user.id).toMatch(/^usr_/);
   });
 });
 

@@ -6,20 +6,24 @@ import { fileURLToPath } from 'node:url';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../src/dev/free-port.ts';
+import { lockDist } from './support/dist-lock.ts';
 import { createTestDatabase, testEnv } from './support/harness.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 let server: ChildProcess | undefined;
+let releaseDist: (() => Promise<void>) | undefined;
 
-beforeAll(() => {
+beforeAll(async () => {
+  releaseDist = await lockDist();
   execFileSync('pnpm', ['-s', 'build'], { cwd: ROOT, stdio: 'pipe' });
-}, 120_000);
+}, 400_000);
 
 afterAll(async () => {
   if (server && server.exitCode === null) {
     server.kill('SIGTERM');
     await once(server, 'exit');
   }
+  await releaseDist?.();
 });
 
 describe('the production bundle (pnpm build)', () => {

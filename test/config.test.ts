@@ -145,5 +145,8 @@ describe('config', () => {
     const committed = readFileSync(RUNBOOK, 'utf8');
     expect(committed, 'run `pnpm docs:env` and commit runbook/RUNBOOK.md').toBe(spliceEnvTable(committed));
     expect(committed).toContain('| `SHUTDOWN_TIMEOUT_MS` | integer | `25000` |');
+    // Rates are parsed into objects; the table shows them as an operator types them.
+    expect(committed).toContain('| `RATE_LIMIT_API_KEY_FREE` | string | `100/1m burst 10` |');
+    expect(committed).not.toContain('[object Object]');
   });
 });

@@ -1,7 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync } from 'node:fs';
-import { chmod, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { chmod, mkdtemp, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -105,6 +105,49 @@ describe('pnpm dev', () => {
     expect(supervisor).toBeDefined();
     const exited = once(child, 'exit');
     process.kill(Number(supervisor!.split(' ')[0]), 'SIGTERM');
+    await expectNothingLeft(exited);
+  }, 120_000);
+
+  it('restarts the API on every save, an atomic rename-over included; prints the database URL', async () => {
+    const port = await freePort();
+    const { child, output } = await startDev(port);
+    expect(output.join('')).toMatch(
+      /\[dev\] database postgres:\/\/postgres:postgres@127\.0\.0\.1:\d+\/stowage/,
+    );
+    const probe = join(ROOT, 'src/dev/reload-probe.tmp.ts');
+    const apiPid = async () =>
+      (await processesOf(dataDir)).find((line) => /^\d+ \S*node \S*src\/main\.ts/.test(line))?.split(' ')[0];
+    try {
+      let previous = await apiPid();
+      expect(previous).toBeDefined();
+      // An editor's atomic save, twice: write a copy, rename it over the file (a new inode each time).
+      for (const round of [1, 2]) {
+        await writeFile(`${probe}.swp`, `export const round = ${round};\n`);
+        await rename(`${probe}.swp`, probe);
+        let current = previous;
+        for (let i = 0; i < 100 && (current === previous || current === undefined); i++) {
+          await sleep(100);
+          current = await apiPid();
+        }
+        expect(current, `round ${round}`).not.toBe(previous);
+        let ready = 0;
+        for (let i = 0; i < 100 && ready !== 200; i++) {
+          ready = await fetch(`http://127.0.0.1:${port}/readyz`).then(
+            (r) => r.status,
+            () => 0,
+          );
+          if (ready !== 200) await sleep(100);
+        }
+        expect(ready).toBe(200);
+        previous = current;
+      }
+      expect(output.join('')).toContain('src/dev/reload-probe.tmp.ts changed: restarting the API');
+    } finally {
+      await rm(probe, { force: true });
+      await rm(`${probe}.swp`, { force: true });
+    }
+    const exited = once(child, 'exit');
+    process.kill(-child.pid!, 'SIGINT');
     await expectNothingLeft(exited);
   }, 120_000);
 });

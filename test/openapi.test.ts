@@ -54,7 +54,16 @@ describe('/openapi.json', () => {
   });
 
   it('declares the security schemes and the Problem schema with every code', () => {
-    expect(Object.keys(document.components.securitySchemes).sort()).toEqual(['apiKey', 'session']);
+    expect(Object.keys(document.components.securitySchemes).sort()).toEqual([
+      'apiKey',
+      'refreshCookie',
+      'session',
+    ]);
+    expect(document.components.securitySchemes.refreshCookie).toMatchObject({
+      type: 'apiKey',
+      in: 'cookie',
+      name: '__Host-stowage_refresh',
+    });
     expect(document.components.securitySchemes.session).toMatchObject({
       type: 'http',
       scheme: 'bearer',
@@ -64,12 +73,22 @@ describe('/openapi.json', () => {
     expect(Object.keys(problem?.properties ?? {}).sort()).toEqual(
       ['code', 'detail', 'errors', 'instance', 'request_id', 'status', 'title', 'type'].sort(),
     );
-    expect((problem?.properties?.code as { enum?: string[] } | undefined)?.enum?.sort()).toEqual(
-      Object.keys(PROBLEMS).sort(),
-    );
+    // An open string listing the known codes: a generated client must not break on a new one.
+    const code = problem?.properties?.code as { type?: string; enum?: string[]; examples?: string[] };
+    expect(code.type).toBe('string');
+    expect(code.enum).toBeUndefined();
+    expect(code.examples?.sort()).toEqual(Object.keys(PROBLEMS).sort());
   });
 
   it('documents the problem responses each operation can give, with X-Request-ID on every response', () => {
+    // Problem responses and repeated headers are components, referenced by $ref.
+    const resolve = <T>(value: T | { $ref: string }): T => {
+      if (value && typeof value === 'object' && '$ref' in value) {
+        const [, , kind, name] = value.$ref.split('/');
+        return (document.components as unknown as Record<string, Record<string, T>>)[kind!]![name!]!;
+      }
+      return value as T;
+    };
     const create = document.paths['/probe/items/{id}']?.post;
     expect(Object.keys(create?.responses ?? {}).sort()).toEqual([
       '201',
@@ -81,7 +100,8 @@ describe('/openapi.json', () => {
       '500',
       '503',
     ]);
-    for (const [status, answer] of Object.entries(create?.responses ?? {})) {
+    for (const [status, reference] of Object.entries(create?.responses ?? {})) {
+      const answer = resolve(reference);
       expect(answer.headers, `response ${status}`).toHaveProperty('X-Request-ID');
       if (status !== '201') {
         expect(answer.content?.['application/problem+json']?.schema).toEqual({
@@ -91,6 +111,7 @@ describe('/openapi.json', () => {
     }
     expect(Object.keys(document.paths['/problems/{code}']?.get?.responses ?? {}).sort()).toEqual([
       '200',
+      '400',
       '404',
       '422',
       '500',
@@ -112,7 +133,10 @@ describe('/openapi.json', () => {
           method: method.toUpperCase(),
           ...(method === 'get' ? {} : { headers: { 'content-type': 'application/json' }, body: '{}' }),
         });
-        if (operation.security?.length) {
+        const bearer = operation.security?.some((scheme) =>
+          ['session', 'apiKey'].some((name) => name in (scheme as object)),
+        );
+        if (bearer) {
           secured.push(`${method} ${path}`);
           expect(response.status, `${method} ${path}`).toBe(401);
           expect(response.headers.get('www-authenticate'), `${method} ${path}`).toBe(
@@ -171,7 +195,7 @@ describe('/problems/{code}', () => {
     expect(unknown.status).toBe(404);
     expect(await unknown.json()).toMatchObject({
       code: 'not_found',
-      detail: 'No problem type "no_such_code"',
+      detail: 'No problem type "no_such_code"; /problems lists every code',
     });
     const malformed = await fetch(`${server.url}/problems/Bad-Code`);
     expect(malformed.status).toBe(422);

@@ -274,15 +274,25 @@ describe('rate limits (API.md policies, counted in Postgres)', () => {
   });
 
   it('the OpenAPI document shows the 429 and the rate-limit headers on limited operations only', async () => {
-    const document = (await client.call('GET', '/openapi.json')).body as { paths: Record<string, Json> };
+    const document = (await client.call('GET', '/openapi.json')).body as {
+      paths: Record<string, Json>;
+      components: Record<string, Record<string, Json>>;
+    };
+    // Problem responses are shared components, referenced by $ref.
+    const resolve = (value: Json) => {
+      if (!value?.$ref) return value;
+      const [, , kind, name] = (value.$ref as string).split('/');
+      return document.components[kind!]![name!]!;
+    };
     for (const [path, method] of [
       ['/v1/auth/login', 'post'],
       ['/v1/documents', 'get'],
       ['/v1/me', 'get'],
     ] as const) {
       const responses = document.paths[path]![method].responses;
-      expect(responses['429'].content['application/problem+json'], path).toBeDefined();
-      expect(Object.keys(responses['429'].headers)).toEqual(
+      const refused = resolve(responses['429']);
+      expect(refused.content['application/problem+json'], path).toBeDefined();
+      expect(Object.keys(refused.headers)).toEqual(
         expect.arrayContaining(['Retry-After', 'RateLimit', 'RateLimit-Policy', 'X-RateLimit-Reset']),
       );
       const success = responses['200'];

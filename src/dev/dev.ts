@@ -1,7 +1,8 @@
 // `pnpm dev`: everything a bare machine needs. Starts embedded Postgres and s3rver (unless DATABASE_URL /
-// S3_ENDPOINT point elsewhere), migrates, then runs the API with reload on change. Ctrl-C or SIGTERM
-// stops everything it started.
+// S3_ENDPOINT point elsewhere), migrates, then runs the API and restarts it when a file under src/
+// changes. Ctrl-C or SIGTERM stops everything it started.
 import { type ChildProcess, spawn } from 'node:child_process';
+import { watch } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
@@ -13,6 +14,13 @@ import { type EmbeddedS3Handle, startEmbeddedS3 } from './embedded-s3.ts';
 import { freePort } from './free-port.ts';
 
 const say = (message: string) => console.error(`[dev] ${message}`);
+
+/** A URL without its password, for printing. */
+const redacted = (url: string) => {
+  const parsed = new URL(url);
+  if (parsed.password) parsed.password = '***';
+  return parsed.toString();
+};
 
 let config: ReturnType<typeof loadConfig>;
 try {
@@ -71,18 +79,44 @@ try {
   say('migrations applied');
 
   const main = fileURLToPath(new URL('../main.ts', import.meta.url));
-  // Its own process group: a terminal's Ctrl-C reaches only this supervisor, which then stops the API
-  // gracefully before the databases it needs.
-  stack.api = spawn(process.execPath, ['--watch', '--watch-preserve-output', main], {
-    env: { ...process.env, ...env },
-    stdio: 'inherit',
-    detached: true,
-  });
-  stack.api.once('exit', (code) => {
-    if (!stopping) {
-      say(`API exited (${code}); stopping`);
-      void stopAll(code ?? 1);
+  const apiEnv = { ...process.env, ...env };
+  // The embedded database's URL is a local dev credential, printed whole for psql; an external one is not.
+  say(`database ${env.DATABASE_URL ?? redacted(config.database.url!)}`);
+  let restarting = false;
+  const startApi = () => {
+    // Its own process group: a terminal's Ctrl-C reaches only this supervisor, which then stops the API
+    // gracefully before the databases it needs.
+    const api = spawn(process.execPath, [main], { env: apiEnv, stdio: 'inherit', detached: true });
+    stack.api = api;
+    api.once('exit', (code) => {
+      if (!stopping && !restarting) say(`API exited (${code}); fix the code and save: it restarts on change`);
+    });
+  };
+  const restart = async (file: string) => {
+    if (stopping || restarting) return;
+    restarting = true;
+    say(`${file} changed: restarting the API`);
+    const api = stack.api;
+    if (api && api.exitCode === null && api.signalCode === null) {
+      const exited = new Promise((done) => api.once('exit', done));
+      api.kill('SIGTERM');
+      const force = setTimeout(() => api.kill('SIGKILL'), 10_000);
+      await exited;
+      clearTimeout(force);
     }
+    restarting = false;
+    if (!stopping) startApi();
+  };
+  startApi();
+  // node --watch watches each imported file; an editor's atomic save (write a copy, rename it over) or a
+  // `git checkout` replaces the file's inode and that watch goes quiet for good. A recursive watch of the
+  // directory sees every replacement, new files and new directories included.
+  const srcDir = fileURLToPath(new URL('..', import.meta.url));
+  let pending: NodeJS.Timeout | undefined;
+  watch(srcDir, { recursive: true }, (_event, filename) => {
+    if (!filename || !/\.(ts|json|sql)$/.test(filename)) return; // editor swap and backup files
+    clearTimeout(pending);
+    pending = setTimeout(() => void restart(join('src', filename)), 150);
   });
 
   const probeHost = ['0.0.0.0', '::'].includes(config.host) ? '127.0.0.1' : config.host;

@@ -1,6 +1,7 @@
 import type { MiddlewareHandler } from 'hono';
 import { routePath } from 'hono/route';
 import type { AppEnv } from './app-env.ts';
+import { toPublicId } from './ids.ts';
 import { type Logger, unredactedLogger } from './logger.ts';
 import { currentRequest } from './request-context.ts';
 
@@ -8,6 +9,9 @@ import { currentRequest } from './request-context.ts';
 const QUIET_ROUTES = new Set(['/livez', '/readyz', '/startupz']);
 
 const round = (ms: number) => Math.round(ms * 100) / 100;
+
+/** The policy a 429 names as exhausted (`"login";r=0;t=42` in its RateLimit header). */
+const refusedPolicy = (header: string | null) => (header ? /"([^"]+)";r=0\b/.exec(header)?.[1] : undefined);
 
 /**
  * One line per request, written when it ends; the route template keeps the field's cardinality bounded.
@@ -32,6 +36,7 @@ export const accessLog = (
       const request = currentRequest();
       const db = request?.db ?? { queries: 0, ms: 0 };
       const rateLimitMs = request?.rateLimitMs ?? 0;
+      const principal = c.get('principal');
       if (options.serverTiming) {
         c.res.headers.set(
           'Server-Timing',
@@ -49,7 +54,10 @@ export const accessLog = (
         ratelimit_ms: rateLimitMs ? round(rateLimitMs) : undefined,
         bytes: Number(c.res.headers.get('content-length')) || undefined,
         client_ip: c.get('clientIp'),
-        user_id: c.get('principal')?.userId,
+        // The ids customers quote (`usr_…`, `key_…`), so a support ticket greps straight to its lines.
+        user_id: principal ? toPublicId('usr', principal.userId) : undefined,
+        api_key_id: principal?.apiKeyId ? toPublicId('key', principal.apiKeyId) : undefined,
+        ratelimit_policy: status === 429 ? refusedPolicy(c.res.headers.get('RateLimit')) : undefined,
       };
       const level = status >= 500 ? 'error' : QUIET_ROUTES.has(route) ? 'debug' : 'info';
       log[level](line, 'request');

@@ -83,7 +83,10 @@ export function notFoundHandler<E extends Env>(app: Hono<E>, publicUrl: string):
   return (c: Context) => {
     router ??= build();
     const allowed = methods.filter((method) => (router?.match(method, c.req.path)[0].length ?? 0) > 0);
-    if (allowed.length === 0) return problemResponse(c, publicUrl, new AppError('not_found'));
+    if (allowed.length === 0) {
+      const detail = `No operation at ${c.req.method} ${c.req.path}; every operation is listed at /docs`;
+      return problemResponse(c, publicUrl, new AppError('not_found', { detail }));
+    }
     if (allowed.includes('GET')) allowed.push('HEAD');
     const allow = [...new Set(allowed)].sort().join(', ');
     return problemResponse(

@@ -92,7 +92,12 @@ export const idempotent =
     if (!claimed) {
       const [existing] = await db.select().from(idempotencyKeys).where(where);
       if (!existing) throw new AppError('idempotency_in_progress', { headers: { 'Retry-After': '1' } });
-      if (existing.fingerprint !== fingerprintHex) throw new AppError('idempotency_key_reused');
+      if (existing.fingerprint !== fingerprintHex) {
+        throw new AppError('idempotency_key_reused', {
+          detail:
+            'This Idempotency-Key was used in the last 24 hours with a different request (method, path or body); send a new key for a new request, or the identical request to get the stored answer',
+        });
+      }
       if (existing.responseStatus !== null) {
         const headers = new Headers(existing.responseHeaders ?? {});
         headers.set('Idempotent-Replayed', 'true');

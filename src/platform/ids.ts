@@ -11,6 +11,25 @@ export const newUuid = (): string => typeid().toUUID();
 export const toPublicId = (prefix: IdPrefix, uuid: string): string =>
   TypeID.fromUUID(prefix, uuid).toString();
 
+/** The prefix of each kind of resource an audit event or log line names. */
+const PREFIX_OF_KIND: Record<string, IdPrefix> = {
+  user: 'usr',
+  document: 'doc',
+  api_key: 'key',
+  session: 'ses',
+  export: 'exp',
+};
+
+/** The id a customer sees (`doc_…`) for a row id of `kind`; an unknown kind keeps the raw id. */
+export const publicIdOf = (kind: string, uuid: string): string => {
+  const prefix = PREFIX_OF_KIND[kind];
+  try {
+    return prefix ? toPublicId(prefix, uuid) : uuid;
+  } catch {
+    return uuid;
+  }
+};
+
 /** The row id behind a public id, or undefined when it is malformed or of another resource. */
 export function fromPublicId(prefix: IdPrefix, id: string): string | undefined {
   try {

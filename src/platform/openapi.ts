@@ -5,6 +5,9 @@ import { PROBLEMS, type ProblemCode, problemSchema } from './problem.ts';
 import { isRateLimit } from './rate-limit/rate-limit.middleware.ts';
 import { jsonBodyLimit } from './security.ts';
 
+/** Name of the refresh-token cookie (API.md); the cookie security scheme names it. */
+export const REFRESH_COOKIE_NAME = '__Host-stowage_refresh';
+
 type ResponseConfig = RouteConfig['responses'][string];
 
 const REQUEST_ID_HEADER = {
@@ -32,7 +35,8 @@ const RATE_LIMIT_HEADERS = {
 
 const RETRY_AFTER = { 'Retry-After': header('Seconds to wait before retrying.', 'integer') };
 
-const problem = (status: number, codes: ProblemCode[], extraHeaders: object): ResponseConfig => ({
+/** A problem response of `codes` (all of one status); routes use it to add headers of their own. */
+export const problem = (status: number, codes: ProblemCode[], extraHeaders: object): ResponseConfig => ({
   description: codes.map((code) => `\`${code}\`: ${PROBLEMS[code].description}`).join('\n\n'),
   headers: {
     ...REQUEST_ID_HEADER,
@@ -65,6 +69,8 @@ function problemCodes(route: RouteConfig, extra: ProblemCode[]): ProblemCode[] {
     ...(hasInput ? (['validation_failed'] as const) : []),
     ...(route.method !== 'get' ? (['read_only_mode'] as const) : []),
     ...extra,
+    // Any request can be unreadable (a malformed header): every operation has at least this 4xx.
+    'bad_request',
     'internal_error',
     'service_unavailable',
     'shutting_down',
@@ -129,6 +135,8 @@ export function defineRoute<R extends RouteDefinition>({
   ];
   const definition = {
     ...route,
+    // An explicit empty list says "public" (linters cannot tell an omission from intent).
+    security: route.security ?? [],
     responses,
     ...(deprecation ? { deprecated: true } : {}),
     ...(maxBodyBytes
@@ -150,11 +158,69 @@ export const PUBLIC_TAGS = [
   },
   { name: 'Account', description: 'The signed-in account and its API keys.' },
   {
+    name: 'Documents',
+    description:
+      'Upload (streamed), list, download (ranges, presigned redirects), rename and delete documents.',
+  },
+  {
     name: 'Admin',
     description: 'Operations on every account, the audit log and the runtime mode (role `admin`).',
   },
   { name: 'Problems', description: 'Documentation of every error `code`; each problem `type` links here.' },
 ];
+
+// biome-ignore lint/suspicious/noExplicitAny: the generated document is walked as plain JSON.
+type Json = Record<string, any>;
+
+const PROBLEM_JSON = 'application/problem+json';
+
+/**
+ * Moves what every operation repeats into `components`: response headers (`X-Request-ID`, the rate-limit
+ * set, …) and problem responses, one per distinct set of codes and headers, referenced by `$ref`. Inline,
+ * the document was 225 KB; generated clients also get one type per shape instead of dozens.
+ */
+function componentize(document: Json): Json {
+  const headers: Record<string, Json> = {};
+  const responses: Record<string, Json> = {};
+  const named = new Map<string, string>();
+  const headerRef = (name: string, header: Json): Json => {
+    const known = headers[name];
+    if (known && JSON.stringify(known) !== JSON.stringify(header)) return header; // a variant stays inline
+    headers[name] = header;
+    return { $ref: `#/components/headers/${name}` };
+  };
+  const responseRef = (response: Json): Json => {
+    const key = JSON.stringify(response);
+    let name = named.get(key);
+    if (!name) {
+      const codes = [...String(response.description).matchAll(/^`(\w+)`/gm)].map((m) => m[1]);
+      const base = [
+        codes.join('.'),
+        ...('RateLimit' in (response.headers ?? {}) ? ['limited'] : []),
+        ...('Deprecation' in (response.headers ?? {}) ? ['deprecated'] : []),
+      ].join('-');
+      name = base;
+      for (let i = 2; name in responses; i++) name = `${base}-${i}`;
+      named.set(key, name);
+      responses[name] = response;
+    }
+    return { $ref: `#/components/responses/${name}` };
+  };
+  for (const operations of Object.values(document.paths ?? {}) as Json[]) {
+    for (const operation of Object.values(operations) as Json[]) {
+      for (const [status, response] of Object.entries(operation.responses ?? {}) as [string, Json][]) {
+        if (response.headers) {
+          response.headers = Object.fromEntries(
+            Object.entries(response.headers as Json).map(([name, header]) => [name, headerRef(name, header)]),
+          );
+        }
+        if (response.content?.[PROBLEM_JSON]) operation.responses[status] = responseRef(response);
+      }
+    }
+  }
+  document.components = { ...document.components, headers, responses };
+  return document;
+}
 
 /** Built once at start-up: zod-openapi regenerating the document per request leaks memory. */
 export function buildOpenApiDocument<E extends Env>(
@@ -173,16 +239,29 @@ export function buildOpenApiDocument<E extends Env>(
     bearerFormat: 'sk_…',
     description: 'API key from `POST /v1/api-keys`, sent as a bearer token.',
   });
-  return app.getOpenAPI31Document({
+  app.openAPIRegistry.registerComponent('securitySchemes', 'refreshCookie', {
+    type: 'apiKey',
+    in: 'cookie',
+    name: REFRESH_COOKIE_NAME,
+    description:
+      'The refresh token, set by login and refresh (`HttpOnly; Secure; SameSite=Strict; Path=/`), rotated on every use.',
+  });
+  const document = app.getOpenAPI31Document({
     openapi: '3.1.0',
     info: {
       title: 'Stowage API',
       version: options.version,
       description:
         'Documents in S3-compatible storage with per-account quotas. Errors are `application/problem+json` ' +
-        '(RFC 9457) carrying a `request_id` equal to the `X-Request-ID` response header.',
+        '(RFC 9457) carrying a `request_id` equal to the `X-Request-ID` response header, and a stable `code`. ' +
+        `Every code has a page with its causes and the fix: [the list of problem types](${options.publicUrl}/problems); ` +
+        'each problem’s `type` is the URL of its page.',
+      contact: { name: 'Stowage API support', url: `${options.publicUrl}/problems` },
+      // SPDX's form for a licence that has no SPDX id (zod-openapi types the 3.0 object, without identifier).
+      license: { name: 'Proprietary', identifier: 'LicenseRef-Proprietary' } as { name: string },
     },
     servers: [{ url: options.publicUrl }],
     tags: PUBLIC_TAGS,
-  });
+  }) as Json;
+  return componentize(document);
 }

@@ -169,11 +169,22 @@ export const problemSchema = z
     status: z.number().int().meta({ example: 422 }),
     detail: z.string().optional().meta({ example: '1 field is invalid' }),
     instance: z.string().meta({ example: '/v1/documents' }),
-    code: z.enum(PROBLEM_CODES),
+    // An open string, not an enum: a strict generated client must not break the day a code is added.
+    code: z.string().meta({
+      description:
+        'Stable, machine-readable error code. Known values are listed in `examples`, each documented at ' +
+        '`/problems/{code}` (the `type` URL); more may be added, so treat an unknown code by its HTTP status.',
+      examples: PROBLEM_CODES,
+    }),
     request_id: z.string().meta({ example: '0193a4c2-7d1e-7c3a-9f1e-2b5d8c0e4a11' }),
     errors: z.array(fieldErrorSchema).optional(),
   })
-  .meta({ id: 'Problem', description: 'RFC 9457 problem details' });
+  .meta({
+    id: 'Problem',
+    description:
+      'RFC 9457 problem details. `type` is the URL of a page describing the `code`: its meaning, typical ' +
+      'causes and the fix; `/problems` lists every code.',
+  });
 
 export type Problem = z.infer<typeof problemSchema>;
 
@@ -218,6 +229,12 @@ const CODE_BY_HTTP_STATUS: Partial<Record<number, ProblemCode>> = {
   504: 'timeout',
 };
 
+// What a client needs to fix an error a library raised without a useful message. Every 415 raised this
+// way is a JSON operation's (uploads answer their own 415).
+const DEFAULT_DETAIL: Partial<Record<ProblemCode, string>> = {
+  unsupported_media_type: 'This operation takes a JSON body: send it with Content-Type: application/json',
+};
+
 // Network failures (Node), postgres.js connection states, and SQLSTATEs of a database that is down,
 // starting, shutting down or out of connections: an outage of a dependency, not a bug of ours.
 const OUTAGE_CODES = new Set([
@@ -258,7 +275,10 @@ export function toAppError(error: unknown): AppError | undefined {
     return error.cause;
   if (error instanceof HTTPException) {
     const code = CODE_BY_HTTP_STATUS[error.status];
-    if (code) return new AppError(code, { detail: detailOf(code, error.message), cause: error });
+    if (code) {
+      const detail = DEFAULT_DETAIL[code] ?? detailOf(code, error.message);
+      return new AppError(code, { ...(detail ? { detail } : {}), cause: error });
+    }
   }
   const outage = outageOf(error);
   if (outage === 'service_unavailable') {

@@ -8,6 +8,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
+import { StandardRetryStrategy } from '@smithy/core/retry';
 import type { Config } from '../config.ts';
 
 export type Storage = ReturnType<typeof createStorage>;
@@ -17,6 +18,33 @@ export type Storage = ReturnType<typeof createStorage>;
 // (measured: same MiB/s as 8 MiB × 2, half the RSS growth on a 1 GiB upload).
 const PART_SIZE = 5 * 1024 * 1024;
 const QUEUE_SIZE = 1;
+const MAX_ATTEMPTS = 3;
+
+const isTimeout = (error: unknown) =>
+  error instanceof Error &&
+  (error.name === 'TimeoutError' || (error as { code?: string }).code === 'ETIMEDOUT');
+
+/**
+ * The SDK's standard retries, except after a timeout: a store that hung once hangs again, and three
+ * attempts would triple S3_TIMEOUT_MS (a refused connection or a 503 from the store is still retried).
+ */
+class NoRetryAfterTimeout extends StandardRetryStrategy {
+  override async refreshRetryTokenForRetry(
+    ...args: Parameters<StandardRetryStrategy['refreshRetryTokenForRetry']>
+  ) {
+    if (isTimeout(args[1].error)) throw args[1].error;
+    return super.refreshRetryTokenForRetry(...args);
+  }
+}
+
+/** Thrown (as the abort reason) when one S3 call outlives S3_TIMEOUT_MS. */
+export class StorageTimeoutError extends Error {
+  override readonly name = 'TimeoutError';
+  readonly code = 'ETIMEDOUT';
+  constructor(timeoutMs: number) {
+    super(`The object store did not answer within ${timeoutMs} ms`);
+  }
+}
 
 /** The object store behind document bytes: streaming put, ranged get, delete, presigned GET. */
 export function createStorage(config: Config['s3'] & { endpoint: string }) {
@@ -25,22 +53,58 @@ export function createStorage(config: Config['s3'] & { endpoint: string }) {
     region: config.region,
     forcePathStyle: config.forcePathStyle,
     credentials: { accessKeyId: config.accessKeyId, secretAccessKey: config.secretAccessKey },
-    requestHandler: { connectionTimeout: Math.min(config.timeoutMs, 5000), requestTimeout: config.timeoutMs },
-    maxAttempts: 3,
+    // Without throwOnRequestTimeout the SDK only logs a warning when requestTimeout passes and keeps
+    // waiting: a store that accepts connections but never answers then hangs every request.
+    requestHandler: {
+      connectionTimeout: Math.min(config.timeoutMs, 5000),
+      requestTimeout: config.timeoutMs,
+      throwOnRequestTimeout: true,
+    },
+    retryStrategy: new NoRetryAfterTimeout(MAX_ATTEMPTS),
   });
   const bucket = config.bucket;
+
+  /**
+   * Runs one call with a signal that also fires after S3_TIMEOUT_MS, bounding the call as a whole
+   * (retries and their back-off included). The deadline ends once the call resolves (for a GET: when
+   * the headers arrived), so a long download is not cut; the caller's signal keeps applying to it.
+   */
+  async function bounded<T>(signal: AbortSignal | undefined, call: (signal: AbortSignal) => Promise<T>) {
+    const controller = new AbortController();
+    const timer = setTimeout(
+      () => controller.abort(new StorageTimeoutError(config.timeoutMs)),
+      config.timeoutMs,
+    );
+    const follow = () => controller.abort(signal?.reason);
+    if (signal?.aborted) follow();
+    else signal?.addEventListener('abort', follow, { once: true });
+    try {
+      return await call(controller.signal);
+    } catch (error) {
+      // The SDK reports an abort as its own AbortError; the reason says whether it was the deadline.
+      throw controller.signal.aborted && controller.signal.reason instanceof StorageTimeoutError
+        ? controller.signal.reason
+        : error;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
 
   return {
     client,
     bucket,
     /** Whether the bucket answers with these credentials; the caller bounds it with `signal`. */
     async ping(signal: AbortSignal): Promise<void> {
-      await client.send(new HeadBucketCommand({ Bucket: bucket }), { abortSignal: signal });
+      await bounded(signal, (abortSignal) =>
+        client.send(new HeadBucketCommand({ Bucket: bucket }), { abortSignal }),
+      );
     },
 
     /**
      * Streams `body` into `key` (multipart above one part). `signal` aborts it, multipart upload
-     * included, so nothing is left behind in the bucket.
+     * included, so nothing is left behind in the bucket. Each request to the store (one per 5 MiB
+     * part) is bounded by S3_TIMEOUT_MS through the handler's requestTimeout; the whole upload is not,
+     * since it moves at the client's pace.
      */
     async put(key: string, body: Readable, contentType: string, signal: AbortSignal): Promise<void> {
       const upload = new Upload({
@@ -61,20 +125,24 @@ export function createStorage(config: Config['s3'] & { endpoint: string }) {
 
     /** The object's bytes (or `range` of them) as a stream. */
     async get(key: string, range: { start: number; end: number } | undefined, signal: AbortSignal) {
-      const object = await client.send(
-        new GetObjectCommand({
-          Bucket: bucket,
-          Key: key,
-          Range: range ? `bytes=${range.start}-${range.end}` : undefined,
-        }),
-        { abortSignal: signal },
+      const object = await bounded(signal, (abortSignal) =>
+        client.send(
+          new GetObjectCommand({
+            Bucket: bucket,
+            Key: key,
+            Range: range ? `bytes=${range.start}-${range.end}` : undefined,
+          }),
+          { abortSignal },
+        ),
       );
       return object.Body as Readable;
     },
 
     /** Idempotent: deleting a missing object succeeds. */
-    async delete(key: string): Promise<void> {
-      await client.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }));
+    async delete(key: string, signal?: AbortSignal): Promise<void> {
+      await bounded(signal, (abortSignal) =>
+        client.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }), { abortSignal }),
+      );
     },
 
     /** A GET URL valid `expiresInS` seconds that downloads under `disposition`. */
@@ -94,7 +162,9 @@ export function createStorage(config: Config['s3'] & { endpoint: string }) {
     /** Dev and tests only; production buckets are provisioned outside the app. */
     async ensureBucket(): Promise<void> {
       try {
-        await client.send(new HeadBucketCommand({ Bucket: bucket }));
+        await bounded(undefined, (abortSignal) =>
+          client.send(new HeadBucketCommand({ Bucket: bucket }), { abortSignal }),
+        );
       } catch {
         await client.send(new CreateBucketCommand({ Bucket: bucket }));
       }

@@ -2,7 +2,7 @@ import type { RouteHandler } from '@hono/zod-openapi';
 import { z } from 'zod';
 import type { AppEnv } from '../../platform/app-env.ts';
 import { decodeCursor, encodeCursor } from '../../platform/cursor.ts';
-import { fromPublicId, toPublicId } from '../../platform/ids.ts';
+import { fromPublicId, publicIdOf, toPublicId } from '../../platform/ids.ts';
 import { AppError } from '../../platform/problem.ts';
 import type { AuditEventRow } from '../audit/audit.tables.ts';
 import { auditContextOf } from '../audit/audit-context.ts';
@@ -51,7 +51,10 @@ const toAuditEvent = (row: AuditEventRow) => ({
   id: toPublicId('evt', row.id),
   type: row.type as z.infer<typeof auditEventSchema>['type'],
   actor_id: row.actorId ? toPublicId('usr', row.actorId) : null,
-  target: row.targetType && row.targetId ? { type: row.targetType, id: row.targetId } : null,
+  target:
+    row.targetType && row.targetId
+      ? { type: row.targetType, id: publicIdOf(row.targetType, row.targetId) }
+      : null,
   client_ip: row.clientIp,
   request_id: row.requestId,
   data: row.data,

@@ -35,6 +35,7 @@ export const listUsersRoute = defineRoute({
   path: '/v1/admin/users',
   operationId: 'adminListUsers',
   summary: 'List accounts, newest first',
+  description: '`q` matches email or name; page with `next_cursor` as for documents.',
   request: {
     query: z.object({
       ...pageQuery,
@@ -75,6 +76,8 @@ export const listAuditEventsRoute = defineRoute({
   path: '/v1/admin/audit-events',
   operationId: 'adminListAuditEvents',
   summary: 'The audit log, newest first',
+  description:
+    'Append-only, hash-chained events with actor, target, client IP and request id; filter by `actor_id` (`usr_…`) or `type`.',
   request: {
     query: z.object({
       ...pageQuery,
@@ -91,6 +94,7 @@ export const getRuntimeModeRoute = defineRoute({
   path: '/v1/admin/runtime-mode',
   operationId: 'adminGetRuntimeMode',
   summary: 'The runtime mode in force',
+  description: '`normal`, `degraded` (heavy work refused) or `read_only` (every write refused).',
   responses: { 200: { description: 'The mode', content: jsonContent(runtimeModeSchema) } },
 });
 

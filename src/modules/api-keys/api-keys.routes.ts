@@ -33,6 +33,9 @@ export const createApiKeyRoute = defineRoute({
   tags: ['Account'],
   operationId: 'createApiKey',
   summary: 'Create an API key (its secret is shown once)',
+  description:
+    'Returns the secret `key` (`sk_…`) once; only its hash is stored. Send it as `Authorization: Bearer sk_…`. ' +
+    'An `Idempotency-Key` replay returns the same body without `key`.',
   security: SESSION_ONLY,
   // The secret is never stored: an idempotent replay answers the same body without `key` (API.md).
   middleware: [...authenticated({ sessionOnly: true }), idempotent({ neverStored: ['key'] })] as const,
@@ -80,6 +83,7 @@ export const listApiKeysRoute = defineRoute({
   tags: ['Account'],
   operationId: 'listApiKeys',
   summary: 'List the account’s active API keys (never their secrets)',
+  description: 'Each key with its `prefix` (the first characters of the secret), so a key can be recognised.',
   security: SESSION_ONLY,
   middleware: [...authenticated({ sessionOnly: true })] as const,
   responses: {
@@ -96,6 +100,7 @@ export const revokeApiKeyRoute = defineRoute({
   tags: ['Account'],
   operationId: 'revokeApiKey',
   summary: 'Revoke an API key; it stops working at once on every instance',
+  description: 'Requests already authenticated with the key finish; the next one gets 401 `unauthenticated`.',
   security: SESSION_ONLY,
   middleware: [...authenticated({ sessionOnly: true })] as const,
   request: { params: z.object({ id: publicIdSchema('key') }) },

@@ -32,6 +32,9 @@ export const registerRoute = defineRoute({
   tags: ['Auth'],
   operationId: 'register',
   summary: 'Create an account',
+  description:
+    'Creates an account on the free tier; sign in with `POST /v1/auth/login` afterwards. An email that already ' +
+    'has an account answers 409 `email_taken`.',
   request: {
     body: jsonBody(z.object({ email: emailSchema, password: passwordSchema, name: nameSchema.optional() })),
   },
@@ -66,6 +69,7 @@ export const refreshRoute = defineRoute({
   tags: ['Auth'],
   operationId: 'refresh',
   summary: 'Rotate the refresh cookie and get a new access token',
+  security: [{ refreshCookie: [] }],
   description:
     'Rotation is atomic: of concurrent refreshes with one cookie exactly one rotates it. The others, and any ' +
     'retry within `REFRESH_REUSE_GRACE_S` (default 30 s) of the rotation, get the same new cookie while it ' +
@@ -83,7 +87,20 @@ export const logoutRoute = defineRoute({
   tags: ['Auth'],
   operationId: 'logout',
   summary: 'End the session of the refresh cookie',
-  responses: { 204: { description: 'Signed out; the cookie is cleared and the session revoked' } },
+  description:
+    'Revokes the session (its whole token family) and clears the cookie. Without a cookie it still answers 204.',
+  security: [{ refreshCookie: [] }],
+  responses: {
+    204: {
+      description: 'Signed out; the cookie is cleared and the session revoked',
+      headers: {
+        'Set-Cookie': {
+          description: 'Clears `__Host-stowage_refresh` (`Max-Age=0`).',
+          schema: { type: 'string' as const },
+        },
+      },
+    },
+  },
   extraProblems: ['forbidden'],
 });
 
@@ -123,6 +140,8 @@ export const jwksRoute = defineRoute({
   tags: ['Auth'],
   operationId: 'jwks',
   summary: 'Public keys that verify access tokens',
+  description:
+    'The public JWKs (EdDSA or ES256) whose `kid` an access token names; several are served during a key rotation.',
   responses: {
     200: {
       description: 'JWK Set (RFC 7517)',

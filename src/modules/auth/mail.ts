@@ -34,3 +34,34 @@ export function createMailer(config: Config, logger: Logger): Mailer {
     },
   };
 }
+
+const RELAY_CHECK_TIMEOUT_MS = 5000;
+
+/**
+ * Start-up check of the SMTP relay (connect, greeting, auth): a dead relay is logged as an error at
+ * once instead of when the first reset mail fails. It does not fail /readyz: readiness gates all traffic
+ * and mail only serves password resets, so one broken relay must not take the API out of rotation.
+ */
+export async function checkMailRelay(config: Config, logger: Logger): Promise<boolean> {
+  if (!config.mail.smtpUrl) return true;
+  const transport = createTransport({
+    url: config.mail.smtpUrl,
+    connectionTimeout: RELAY_CHECK_TIMEOUT_MS,
+    greetingTimeout: RELAY_CHECK_TIMEOUT_MS,
+    socketTimeout: RELAY_CHECK_TIMEOUT_MS,
+  });
+  try {
+    await transport.verify();
+    logger.info('SMTP relay answered');
+    return true;
+  } catch (error) {
+    // The message names host and port, which the log may hold; SMTP_URL's password never reaches it.
+    logger.error(
+      { err: { message: (error as Error).message, code: (error as { code?: string }).code } },
+      'SMTP relay unreachable at start-up: password-reset mail will fail until it answers (check SMTP_URL)',
+    );
+    return false;
+  } finally {
+    transport.close();
+  }
+}

@@ -29,20 +29,39 @@ const contentEtag = (row: DocumentRow) => `"${row.sha256}"`;
 
 const documentId = (id: string) => {
   const uuid = fromPublicId('doc', id);
-  if (!uuid) throw new AppError('not_found');
+  if (!uuid) {
+    throw new AppError('not_found', {
+      detail: `No document ${id} in this account (document ids look like doc_01jdx5m7kqf3v9r2w8y4t6n0hc)`,
+    });
+  }
   return uuid;
 };
 
 const notModified = (ifNoneMatch: string | undefined, etag: string) =>
   ifNoneMatch !== undefined && fresh({ 'if-none-match': ifNoneMatch }, { etag });
 
-/** Strong comparison (RFC 9110 §13.1.1): `*` or one of the listed tags, never a weak one. */
+/**
+ * Strong comparison (RFC 9110 §13.1.1): `*` or one of the listed tags, never a weak one. An unquoted tag
+ * (`v3` instead of `"v3"`) is a malformed header, not a stale version: it gets a 422 that says so.
+ */
 const ifMatchVersion = (header: string | undefined): number | undefined => {
   if (header === undefined || header.trim() === '*') return undefined;
-  const versions = header.split(',').map((tag) => /^\s*"v(\d+)"\s*$/.exec(tag)?.[1]);
-  const version = versions.find((v) => v !== undefined);
-  // A tag of another shape can never match: -1 makes the update's version check fail (412). So does a
-  // version beyond the column's int4 range, which Postgres would refuse (a 500 before).
+  const tags = header.split(',').map((tag) => tag.trim());
+  if (tags.some((tag) => !/^(W\/)?"[^"]*"$/.test(tag))) {
+    throw new AppError('validation_failed', {
+      detail: 'If-Match must hold quoted ETags, e.g. If-Match: "v3"',
+      errors: [
+        {
+          location: 'header',
+          path: 'if-match',
+          message: 'An ETag is quoted: send the ETag response header’s value unchanged, quotes included',
+        },
+      ],
+    });
+  }
+  const version = tags.map((tag) => /^"v(\d+)"$/.exec(tag)?.[1]).find((v) => v !== undefined);
+  // A tag of another shape can never match: -1 makes the version check fail (412). So does a version
+  // beyond the column's int4 range, which Postgres would refuse (a 500 before).
   return version === undefined || Number(version) > 2_147_483_647 ? -1 : Number(version);
 };
 
@@ -155,7 +174,10 @@ export const getContent: RouteHandler<typeof getContentRoute, AppEnv> = async (c
   const rangeHeader = ifRangeHolds(headers['if-range'], contentEtag(row)) ? headers.range : undefined;
   const parsed = rangeHeader && row.sizeBytes > 0 ? parseRange(row.sizeBytes, rangeHeader) : undefined;
   if (parsed?.code === 2) {
-    throw new AppError('range_not_satisfiable', { headers: { 'Content-Range': `bytes */${row.sizeBytes}` } });
+    throw new AppError('range_not_satisfiable', {
+      detail: `The range starts past the end of the document, which has ${row.sizeBytes} bytes: ask for bytes within 0-${row.sizeBytes - 1}, or send no Range for the whole document`,
+      headers: { 'Content-Range': `bytes */${row.sizeBytes}` },
+    });
   }
   // A malformed Range header is ignored (RFC 9110 §14.2); several disjoint ranges get the whole document.
   const ranges = parsed?.code === 0 && parsed.type === 'bytes' ? combineRanges(parsed.ranges) : [];
@@ -184,6 +206,9 @@ export const updateDocument: RouteHandler<typeof updateDocumentRoute, AppEnv> = 
 
 export const deleteDocument: RouteHandler<typeof deleteDocumentRoute, AppEnv> = async (c) => {
   const { documents } = c.get('services');
-  await documents.remove(principalOf(c).userId, documentId(c.req.valid('param').id), auditContextOf(c));
+  await documents.remove(principalOf(c).userId, documentId(c.req.valid('param').id), auditContextOf(c), {
+    expectedVersion: ifMatchVersion(c.req.valid('header')['if-match']),
+    signal: c.get('signal'),
+  });
   return c.body(null, 204);
 };

@@ -2,7 +2,7 @@ import { z } from '@hono/zod-openapi';
 import { pageQuery } from '../../platform/cursor.ts';
 import { idempotencyKeyHeader, idempotent } from '../../platform/idempotency.ts';
 import { publicIdSchema, toPublicId } from '../../platform/ids.ts';
-import { defineRoute, jsonBody, jsonContent } from '../../platform/openapi.ts';
+import { defineRoute, jsonBody, jsonContent, problem } from '../../platform/openapi.ts';
 import { uploadSlot } from '../../platform/rate-limit/upload-slots.ts';
 import { authenticated, SESSION_OR_KEY } from '../auth/authenticate.ts';
 import type { DocumentRow } from './documents.tables.ts';
@@ -44,15 +44,16 @@ export const uploadDocumentRoute = defineRoute({
   operationId: 'uploadDocument',
   summary: 'Upload a document (streamed to storage)',
   description:
-    'Parts: `file` (required; any content type by default, stored as the part declares it, ' +
-    '`application/octet-stream` when it declares none; when the operator sets `ALLOWED_CONTENT_TYPES`, only those, ' +
-    'and the bytes must match the declared type, else 415 with the accepted types in `detail`), ' +
-    '`name` (optional, else the file name), ' +
-    '`metadata` (optional JSON object, ≤ 4 KiB). The upload is cut off with 413 as soon as it passes ' +
-    '`MAX_UPLOAD_BYTES` (`payload_too_large`) or the remaining quota (`quota_exceeded`); a failed upload ' +
-    'leaves nothing behind; a body that ends before the closing boundary is 400, one that sends nothing for ' +
-    '`BODY_IDLE_TIMEOUT_MS` is 408. At most 4 uploads of an account run at once (`uploads_in_flight`: 429). ' +
-    '`Idempotency-Key` makes retries safe.',
+    'Parts: `file` (required), `name` (optional, else the file name), `metadata` (optional JSON object, ≤ 4 KiB). ' +
+    'Any content type is accepted unless the operator sets `ALLOWED_CONTENT_TYPES`; the stored `content_type` ' +
+    'is the part’s declared type (`application/octet-stream` when absent). With `ALLOWED_CONTENT_TYPES`, only ' +
+    'those, and the bytes must match the declared type; a refused type answers 415 `unsupported_media_type` ' +
+    'with the accepted types in `detail`. With curl: ' +
+    "`curl -F file=@report.pdf -F name=Q3 -H 'Authorization: Bearer …' …/v1/documents`. " +
+    'The upload is cut off with 413 as soon as it passes `MAX_UPLOAD_BYTES` (`payload_too_large`) or the ' +
+    'remaining quota (`quota_exceeded`); a failed upload leaves nothing behind; a body that ends before the ' +
+    'closing boundary is 400, one that sends nothing for `BODY_IDLE_TIMEOUT_MS` is 408. At most 4 uploads of ' +
+    'an account run at once (`uploads_in_flight`: 429). `Idempotency-Key` makes retries safe.',
   middleware: [...authenticated(), uploadSlot(), idempotent({ streamedBody: true })],
   request: {
     headers: idempotencyKeyHeader,
@@ -65,9 +66,25 @@ export const uploadDocumentRoute = defineRoute({
             type: 'object',
             required: ['file'],
             properties: {
-              file: { type: 'string', format: 'binary' },
-              name: { type: 'string', maxLength: 255 },
-              metadata: { type: 'string', description: 'A JSON object, at most 4 KiB' },
+              // OpenAPI 3.1 spells a file as contentMediaType; format: binary is for 3.0-era tools.
+              file: {
+                type: 'string',
+                format: 'binary',
+                contentMediaType: 'application/octet-stream',
+                description: 'The document’s bytes, with the part’s own `Content-Type`.',
+              },
+              name: {
+                type: 'string',
+                maxLength: 255,
+                description: 'Defaults to the file name.',
+                examples: ['q3-report.pdf'],
+              },
+              metadata: {
+                type: 'string',
+                contentMediaType: 'application/json',
+                description: 'A JSON object, at most 4 KiB, e.g. `{"project":"atlas"}`.',
+                examples: ['{"project":"atlas"}'],
+              },
             },
           },
         },
@@ -94,6 +111,9 @@ export const listDocumentsRoute = defineRoute({
   path: '/v1/documents',
   operationId: 'listDocuments',
   summary: 'List documents',
+  description:
+    'Newest first by default. `next_cursor` is opaque: pass it back as `cursor` with the same `order` for the ' +
+    'next page; pages stay stable while documents are added.',
   middleware: [...authenticated()],
   request: {
     query: z.object({
@@ -123,6 +143,8 @@ export const getDocumentRoute = defineRoute({
   path: '/v1/documents/{id}',
   operationId: 'getDocument',
   summary: 'A document’s metadata',
+  description:
+    'The `ETag` changes with every update; send it back in `If-None-Match` (304) or `If-Match` (PATCH, DELETE).',
   middleware: [...authenticated()],
   request: { params, headers: z.object({ 'if-none-match': z.string().max(1024).optional() }) },
   responses: {
@@ -139,8 +161,8 @@ export const getContentRoute = defineRoute({
   summary: 'Download the bytes (ranges supported)',
   description:
     'Streams the document with `Content-Disposition: attachment`. `Range: bytes=…` (one range) answers 206 ' +
-    '(with `If-Range`: only while it matches the ETag, else 200 with everything), an ' +
-    'unsatisfiable range 416. `?redirect=true` answers 302 to a presigned URL valid 5 minutes.',
+    '(with `If-Range`: only while it matches the ETag, else 200 with everything), an unsatisfiable range 416 ' +
+    'with `Content-Range: bytes */<size>`. `?redirect=true` answers 302 to a presigned URL valid 5 minutes.',
   middleware: [...authenticated()],
   request: {
     params,
@@ -161,12 +183,29 @@ export const getContentRoute = defineRoute({
     },
     206: {
       description: 'The requested range',
+      headers: {
+        ...etagHeader,
+        'Content-Range': {
+          description: '`bytes <first>-<last>/<size>` (RFC 9110 §14.4).',
+          schema: { type: 'string' },
+        },
+      },
       content: { 'application/octet-stream': { schema: { type: 'string', format: 'binary' } } },
     },
-    302: { description: 'Redirect to a presigned URL (5 minutes)' },
+    302: {
+      description: 'Redirect to a presigned URL (5 minutes)',
+      headers: {
+        Location: { description: 'The presigned URL of the object store.', schema: { type: 'string' } },
+      },
+    },
     304: { description: 'Not modified (If-None-Match)' },
+    416: problem(416, ['range_not_satisfiable'], {
+      'Content-Range': {
+        description: '`bytes */<size>`: the document’s size, to ask for a range within it.',
+        schema: { type: 'string' },
+      },
+    }),
   },
-  extraProblems: ['range_not_satisfiable'],
 });
 
 export const updateDocumentRoute = defineRoute({
@@ -209,7 +248,12 @@ export const deleteDocumentRoute = defineRoute({
   path: '/v1/documents/{id}',
   operationId: 'deleteDocument',
   summary: 'Delete a document; its quota is released at once',
+  description:
+    'Deletes the document and its bytes. With `If-Match`, a stale ETag answers 412 `precondition_failed` and ' +
+    'nothing is deleted. If the object store does not answer within its timeout, the answer is 503 ' +
+    '`service_unavailable` with `Retry-After` and the document is kept as it was.',
   middleware: [...authenticated()],
-  request: { params },
+  request: { params, headers: z.object({ 'if-match': z.string().max(1024).optional() }) },
   responses: { 204: { description: 'Deleted' } },
+  extraProblems: ['precondition_failed'],
 });

@@ -2,7 +2,7 @@ import { pipeline, type Readable, type Transform } from 'node:stream';
 import { and, asc, desc, eq, gt, ilike, lt, or, sql } from 'drizzle-orm';
 import type { Config } from '../../config.ts';
 import type { Db } from '../../db/client.ts';
-import { newUuid } from '../../platform/ids.ts';
+import { newUuid, toPublicId } from '../../platform/ids.ts';
 import type { Logger } from '../../platform/logger.ts';
 import { AppError } from '../../platform/problem.ts';
 import { findUnstorableText, isStorableText, UNSTORABLE_MESSAGE } from '../../platform/storable-text.ts';
@@ -30,6 +30,12 @@ const storageUnavailable = (cause: unknown) =>
     detail: 'The document store is unavailable; retry later',
     headers: { 'Retry-After': '5' },
     cause,
+  });
+
+const stale = () =>
+  new AppError('precondition_failed', {
+    detail:
+      'The document changed since that ETag (If-Match). GET it again for the current ETag, then retry with that.',
   });
 
 function parseMetadata(text: string | undefined): Record<string, unknown> {
@@ -78,7 +84,7 @@ export function createDocumentsService(deps: {
         await storage.delete(row.storageKey);
       } catch (error) {
         logger.warn(
-          { err: error, document_id: row.id },
+          { err: error, document_id: toPublicId('doc', row.id) },
           'could not delete the object of a failed upload; the sweeper will',
         );
         return;
@@ -190,8 +196,9 @@ export function createDocumentsService(deps: {
             throw failure ?? (error instanceof AppError ? error : storageUnavailable(error));
           });
         const [, fields] = await Promise.all([stored, received.fields]);
-        const name = fields.has('name') ? checkName(fields.get('name')!) : undefined;
-        const metadata = parseMetadata(fields.get('metadata'));
+        // An empty optional field is an absent one: HTML forms and generated snippets send them empty.
+        const name = fields.get('name')?.trim() ? checkName(fields.get('name')!) : undefined;
+        const metadata = parseMetadata(fields.get('metadata')?.trim() || undefined);
         return await db.transaction(async (tx) => {
           await users.chargeQuota(tx, userId, metered.bytes);
           const [ready] = await tx
@@ -223,7 +230,10 @@ export function createDocumentsService(deps: {
         // The aborted put settles at once; only then is it known whether an object was written.
         await stored?.catch(() => {});
         await discard(row, objectStored).catch((error: unknown) =>
-          logger.warn({ err: error, document_id: id }, 'could not remove a failed upload; the sweeper will'),
+          logger.warn(
+            { err: error, document_id: toPublicId('doc', id) },
+            'could not remove a failed upload; the sweeper will',
+          ),
         );
         throw answer;
       } finally {
@@ -234,7 +244,11 @@ export function createDocumentsService(deps: {
     /** A ready document of this user, or 404 (another account's id is indistinguishable from none). */
     async get(userId: string, id: string): Promise<DocumentRow> {
       const [row] = await readyById.execute({ id, userId });
-      if (!row) throw new AppError('not_found');
+      if (!row) {
+        throw new AppError('not_found', {
+          detail: `No document ${toPublicId('doc', id)} in this account: it was deleted, or the id is of another account`,
+        });
+      }
       return row;
     },
 
@@ -340,21 +354,38 @@ export function createDocumentsService(deps: {
         .returning();
       if (row) return row;
       await this.get(userId, id); // 404 when it is not there at all
-      throw new AppError('precondition_failed', { detail: 'The document changed since that ETag' });
+      throw stale();
     },
 
     /**
-     * Removes the document from the account and releases its quota in one transaction; the object is
-     * deleted after commit, and the sweeper retries what fails (the row stays as `deleting` until then).
+     * Removes the document, its quota charge and its object in one transaction: the object is deleted
+     * last, just before the commit, so a store that fails or hangs (bounded by S3_TIMEOUT_MS) rolls
+     * everything back and the answer is 503 with the document intact, never a document that is gone
+     * from the account while its bytes stay. With `expectedVersion` (If-Match), a stale version is 412.
      */
-    async remove(userId: string, id: string, context: AuditContext): Promise<void> {
-      const removed = await db.transaction(async (tx) => {
+    async remove(
+      userId: string,
+      id: string,
+      context: AuditContext,
+      options: { expectedVersion?: number; signal?: AbortSignal } = {},
+    ): Promise<void> {
+      const { expectedVersion, signal } = options;
+      await db.transaction(async (tx) => {
         const [row] = await tx
-          .update(documents)
-          .set({ status: 'deleting', updatedAt: new Date() })
-          .where(and(eq(documents.id, id), eq(documents.userId, userId), eq(documents.status, 'ready')))
+          .delete(documents)
+          .where(
+            and(
+              eq(documents.id, id),
+              eq(documents.userId, userId),
+              eq(documents.status, 'ready'),
+              expectedVersion === undefined ? undefined : eq(documents.version, expectedVersion),
+            ),
+          )
           .returning();
-        if (!row) throw new AppError('not_found');
+        if (!row) {
+          await this.get(userId, id); // 404 when it is not there at all
+          throw stale();
+        }
         await users.releaseQuota(tx, userId, row.sizeBytes);
         await audit.record(tx, {
           ...context,
@@ -362,17 +393,12 @@ export function createDocumentsService(deps: {
           target: { type: 'document', id },
           data: { size_bytes: row.sizeBytes },
         });
-        return row;
+        try {
+          await storage.delete(row.storageKey, signal);
+        } catch (error) {
+          throw storageUnavailable(error);
+        }
       });
-      try {
-        await storage.delete(removed.storageKey);
-        await db.delete(documents).where(eq(documents.id, removed.id));
-      } catch (error) {
-        logger.warn(
-          { err: error, document_id: removed.id },
-          'object deletion failed; the sweeper will retry',
-        );
-      }
     },
   };
 }

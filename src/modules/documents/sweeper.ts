@@ -1,5 +1,6 @@
 import { and, eq, lt, or, sql } from 'drizzle-orm';
 import type { Db } from '../../db/client.ts';
+import { toPublicId } from '../../platform/ids.ts';
 import type { Logger } from '../../platform/logger.ts';
 import type { Storage } from '../../storage/storage.ts';
 import { documents } from './documents.tables.ts';
@@ -41,7 +42,7 @@ export function createSweeper(deps: { db: Db; storage: Storage; logger: Logger; 
           removed++;
         } catch (error) {
           logger.warn(
-            { err: error, document_id: leftover.id },
+            { err: error, document_id: toPublicId('doc', leftover.id) },
             'sweeper could not delete an object; will retry',
           );
         }

@@ -11,6 +11,8 @@ export const getMeRoute = defineRoute({
   tags: ['Account'],
   operationId: 'getMe',
   summary: 'The signed-in account, with its quota and usage',
+  description:
+    '`bytes_used` never exceeds `quota_bytes`; an upload that would pass it answers 413 `quota_exceeded`.',
   security: SESSION_OR_KEY,
   middleware: [...authenticated()] as const,
   responses: { 200: { description: 'The account', ...userResponse } },
@@ -22,6 +24,7 @@ export const updateMeRoute = defineRoute({
   tags: ['Account'],
   operationId: 'updateMe',
   summary: 'Rename the account',
+  description: '`name: null` removes the name.',
   security: SESSION_OR_KEY,
   middleware: [...authenticated()] as const,
   request: {
@@ -37,8 +40,9 @@ export const changePasswordRoute = defineRoute({
   operationId: 'changePassword',
   summary: 'Change the password; every other session is revoked',
   description:
-    'Every other session and every outstanding reset token of the account end. A wrong `current_password` ' +
-    'is 422 and counts as a failed login (`login_failures`, `login_failures_email`): too many give 429.',
+    'Needs a session (not an API key) and the current password. Every other session and every outstanding ' +
+    'reset token of the account end. A wrong `current_password` is 422 and counts as a failed login ' +
+    '(`login_failures`, `login_failures_email`): too many give 429.',
   security: SESSION_ONLY,
   middleware: [...authenticated({ sessionOnly: true })] as const,
   request: {

@@ -57,7 +57,12 @@ export function createUsersService(deps: { db: Db; audit: AuditService; quotas: 
           return row!;
         });
       } catch (error) {
-        if (pgCode(error) === UNIQUE_VIOLATION) throw new AppError('email_taken');
+        if (pgCode(error) === UNIQUE_VIOLATION) {
+          throw new AppError('email_taken', {
+            detail:
+              'An account with this email already exists: sign in with POST /v1/auth/login, or reset its password with POST /v1/auth/password-reset',
+          });
+        }
         throw error;
       }
     },
