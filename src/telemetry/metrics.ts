@@ -11,6 +11,7 @@
 // each metric's `aggregator` says how the workers' values combine (default `sum`).
 import { performance } from 'node:perf_hooks';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import { VERSION } from './version.ts';
 
 export const registry = new Registry();
 const registers = [registry];
@@ -35,7 +36,7 @@ export const httpServerDuration = new Histogram({
 
 export const httpServerActiveRequests = new Gauge({
   name: 'http_server_active_requests',
-  help: 'HTTP requests in flight now, probes excluded (OTel http.server.active_requests); load shedding refuses past MAX_IN_FLIGHT per process.',
+  help: 'HTTP requests being handled now (OTel http.server.active_requests); load shedding refuses past MAX_IN_FLIGHT per process.',
   registers,
 });
 
@@ -61,30 +62,50 @@ export const dbOperationDuration = new Histogram({
   registers,
 });
 
+/**
+ * The API pools' load, kept by the query wrapper (postgres.js exposes no pool statistics): `busy` counts
+ * statements and transactions started and not yet settled, of which at most `max` hold a connection.
+ */
+export type PoolLoad = { busy: number; max: number };
+export const dbPools = new Set<PoolLoad>();
+const sumPools = (f: (pool: PoolLoad) => number) => [...dbPools].reduce((sum, pool) => sum + f(pool), 0);
+
 export const dbConnectionCount = new Gauge({
   name: 'db_client_connection_count',
-  help: 'Connections of the API pool by state: `used` (running a statement or holding a transaction) and `idle` (open, not in use) (OTel db.client.connection.count).',
+  help: 'Connections of the API pool in use (state `used`: running a statement or holding a transaction) (OTel db.client.connection.count).',
   labelNames: ['db_client_connection_state'] as const,
   registers,
+  collect() {
+    this.set(
+      { db_client_connection_state: 'used' },
+      sumPools((pool) => Math.min(pool.busy, pool.max)),
+    );
+  },
 });
 
 export const dbConnectionPendingRequests = new Gauge({
   name: 'db_client_connection_pending_requests',
   help: 'Statements and transactions waiting for a free connection of the API pool (OTel db.client.connection.pending_requests); > 0 for long means DATABASE_POOL_MAX is too small or Postgres is slow.',
   registers,
+  collect() {
+    this.set(sumPools((pool) => Math.max(0, pool.busy - pool.max)));
+  },
 });
 
 export const dbConnectionMax = new Gauge({
   name: 'db_client_connection_max',
-  help: 'DATABASE_POOL_MAX: the most connections the API pool opens (OTel db.client.connection.max).',
+  help: 'DATABASE_POOL_MAX summed over processes: the most connections the API pools open (OTel db.client.connection.max).',
   registers,
+  collect() {
+    this.set(sumPools((pool) => pool.max));
+  },
 });
 
 // ── Object store ───────────────────────────────────────────────────────────────────────────────────────
 
 export const s3OperationDuration = new Histogram({
   name: 'stowage_s3_operation_duration_seconds',
-  help: 'Duration of object-store calls by operation (put, get, delete, head_bucket) and outcome (ok, error); put is the whole streamed upload.',
+  help: 'Duration of object-store API calls by operation (PutObject, CreateMultipartUpload, UploadPart, CompleteMultipartUpload, GetObject, DeleteObject, HeadBucket, …) and outcome (ok, error), retries included.',
   labelNames: ['operation', 'outcome'] as const,
   buckets: S3_DURATION_BUCKETS,
   registers,
@@ -106,18 +127,30 @@ export const rateLimitFallbackDecisions = new Counter({
   registers,
 });
 
+const FALLBACK_ACTIVE_MS = 30_000;
+let lastFallbackAt = Number.NEGATIVE_INFINITY;
+
 export const rateLimitFallbackActive = new Gauge({
   name: 'stowage_ratelimit_fallback_active',
   help: '1 while the insurance limiter has answered within the last 30 s in some process, else 0.',
   aggregator: 'max',
   registers,
+  collect() {
+    this.set(Date.now() - lastFallbackAt < FALLBACK_ACTIVE_MS ? 1 : 0);
+  },
 });
+
+/** The insurance limiter answered for `policy` (a key prefix such as `api_key:free`). */
+export function recordRateLimitFallback(policy: string): void {
+  lastFallbackAt = Date.now();
+  rateLimitFallbackDecisions.inc({ policy: policy.split(':')[0] });
+}
 
 // ── Authentication ─────────────────────────────────────────────────────────────────────────────────────
 
 export const authAttempts = new Counter({
   name: 'stowage_auth_attempts_total',
-  help: 'Authentication attempts by method (password = login, refresh, session = bearer access token, api_key) and outcome (success, failure, locked, disabled).',
+  help: 'Authentication attempts by method (password = login, refresh, session = bearer access token, api_key) and outcome (success, failure = bad credentials, locked = refused by a lock-out, disabled, error = could not be checked).',
   labelNames: ['method', 'outcome'] as const,
   registers,
 });
@@ -139,7 +172,7 @@ export const sessionCacheLookups = new Counter({
 
 export const sessionCacheListenerUp = new Gauge({
   name: 'stowage_session_cache_listener_up',
-  help: '1 while the `principal_changes` listener is connected in every process (the cache answers only then), else 0.',
+  help: '1 while the `principal_changes` listener is connected in every process (the session cache answers only then), else 0 (also when the cache is off).',
   aggregator: 'min',
   registers,
 });
@@ -148,7 +181,7 @@ export const sessionCacheListenerUp = new Gauge({
 
 export const uploads = new Counter({
   name: 'stowage_uploads_total',
-  help: 'Upload requests by outcome (stored, too_large, quota_exceeded, unsupported_type, invalid, aborted, failed).',
+  help: 'Upload requests that reached the service, by outcome (stored, too_large, quota_exceeded, unsupported_type, invalid, aborted = client gone or timed out, failed = storage or database error).',
   labelNames: ['outcome'] as const,
   registers,
 });
@@ -174,12 +207,24 @@ export const idempotencyOutcomes = new Counter({
 
 // ── Process ────────────────────────────────────────────────────────────────────────────────────────────
 
+const RUNTIME_MODES = ['normal', 'degraded', 'read_only'];
+let readRuntimeMode: (() => string) | undefined;
+/** The server tells where its runtime mode is read from. */
+export const watchRuntimeMode = (read: () => string) => {
+  readRuntimeMode = read;
+};
+
 export const runtimeMode = new Gauge({
   name: 'stowage_runtime_mode',
-  help: '1 for the runtime mode this instance applies (normal, degraded, read_only), 0 for the others.',
+  help: '1 for the runtime mode the instances apply (normal, degraded, read_only), 0 for the others (max over processes).',
   labelNames: ['mode'] as const,
   aggregator: 'max',
   registers,
+  collect() {
+    if (!readRuntimeMode) return;
+    const current = readRuntimeMode();
+    for (const mode of RUNTIME_MODES) this.set({ mode }, mode === current ? 1 : 0);
+  },
 });
 
 export const buildInfo = new Gauge({
@@ -189,6 +234,7 @@ export const buildInfo = new Gauge({
   aggregator: 'max',
   registers,
 });
+buildInfo.set({ version: VERSION, node_version: process.version }, 1);
 
 let lastElu = performance.eventLoopUtilization();
 export const eventLoopUtilization = new Gauge({
