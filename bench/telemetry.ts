@@ -4,6 +4,7 @@
 // accepts and drops everything. They take turns in every round (the order rotating), and each round's
 // ratio to "off" is reported as the median: on a shared 2-core VM back-to-back runs drift by tens of %.
 import { once } from 'node:events';
+import { readFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import autocannon from 'autocannon';
@@ -37,15 +38,33 @@ export async function startOtlpSink() {
   };
 }
 
-const reqPerS = async (url: string, token: string, duration: number) => {
+/** CPU time (user + system, ms) the process has used: /proc/<pid>/stat fields 14 and 15, in clock ticks. */
+async function cpuMs(pid: number): Promise<number> {
+  const fields = (await readFile(`/proc/${pid}/stat`, 'utf8')).split(') ')[1]!.split(' ');
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS;
+}
+const CLOCK_TICKS = 100; // getconf CLK_TCK on Linux
+
+type Target = { url: string; token: string; pid: number };
+
+// Throughput on a VM shared with other work swings by tens of % between runs; the CPU time the server
+// spends per request is far steadier, so both are reported.
+async function run(target: Target, duration: number) {
+  const cpuBefore = await cpuMs(target.pid);
   const result = await autocannon({
-    url,
+    url: target.url,
     connections: 50,
     duration,
-    headers: { authorization: `Bearer ${token}` },
+    headers: { authorization: `Bearer ${target.token}` },
   });
-  return { reqS: result.requests.average, p99: result.latency.p99, errors: result.non2xx + result.errors };
-};
+  const cpuUs = (((await cpuMs(target.pid)) - cpuBefore) * 1000) / Math.max(1, result.requests.total);
+  return {
+    reqS: result.requests.average,
+    cpuUs,
+    p99: result.latency.p99,
+    errors: result.non2xx + result.errors,
+  };
+}
 
 export async function telemetryBudget(stack: Stack) {
   const sink = await startOtlpSink();
@@ -59,44 +78,41 @@ export async function telemetryBudget(stack: Stack) {
   };
   type Name = keyof typeof variants;
   const names = Object.keys(variants) as Name[];
-  const targets = Object.fromEntries(
-    await Promise.all(
-      names.map(async (name) => {
-        const account = await benchAccount(variants[name].url, `telemetry-${name}`);
-        return [
-          name,
-          { url: `${variants[name].url}/v1/documents/${account.documentId}`, token: account.token },
-        ];
-      }),
-    ),
-  ) as Record<Name, { url: string; token: string }>;
-  const runs: Record<Name, { reqS: number; p99: number; errors: number }[]> = {
-    off: [],
-    metrics: [],
-    tracing: [],
-  };
+  const targets = {} as Record<Name, Target>;
+  for (const name of names) {
+    const account = await benchAccount(variants[name].url, `telemetry-${name}`);
+    targets[name] = {
+      url: `${variants[name].url}/v1/documents/${account.documentId}`,
+      token: account.token,
+      pid: variants[name].pid,
+    };
+  }
+  const runs: Record<Name, Awaited<ReturnType<typeof run>>[]> = { off: [], metrics: [], tracing: [] };
   try {
-    for (const name of names) await reqPerS(targets[name].url, targets[name].token, WARM_UP_S);
+    for (const name of names) await run(targets[name], WARM_UP_S);
     for (let round = 0; round < ROUNDS; round++) {
       const order = names.map((_, i) => names[(i + round) % names.length]!);
-      for (const name of order)
-        runs[name].push(await reqPerS(targets[name].url, targets[name].token, SECONDS));
+      for (const name of order) runs[name].push(await run(targets[name], SECONDS));
     }
   } finally {
     await Promise.all(Object.values(variants).map((api) => api.stop()));
     await sink.close();
   }
   const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
-  const ratio = (name: Name) => median(runs[name].map((run, i) => run.reqS / runs.off[i]!.reqS));
+  const ratio = (name: Name) => median(runs[name].map((r, i) => r.reqS / runs.off[i]!.reqS));
+  const cpu = (name: Name) => median(runs[name].map((r) => r.cpuUs));
   const row = (name: Name, label: string) => ({
     benchmark: `telemetry budget: ${label}, GET /v1/documents/{id}, 50 conns, ${ROUNDS} × ${SECONDS} s, interleaved`,
     result:
       name === 'off'
-        ? `${Math.round(median(runs.off.map((r) => r.reqS)))} req/s (median)`
-        : `${((1 - ratio(name)) * 100).toFixed(1)} % fewer req/s than off (median of per-round ratios)`,
+        ? `${Math.round(median(runs.off.map((r) => r.reqS)))} req/s, ${Math.round(cpu('off'))} µs CPU/req (medians)`
+        : `${((1 - ratio(name)) * 100).toFixed(1)} % fewer req/s; CPU/req +${((cpu(name) / cpu('off') - 1) * 100).toFixed(1)} % (${Math.round(cpu(name))} µs)`,
     p99_ms: median(runs[name].map((r) => r.p99)),
     errors: runs[name].reduce((n, r) => n + r.errors, 0),
-    note: `req/s per round: ${runs[name].map((r) => Math.round(r.reqS)).join(' ')}${name === 'tracing' ? `; sink got ${sink.exports} exports, ${Math.round(sink.bytes / 1024)} KiB` : ''}`,
+    note:
+      `req/s per round: ${runs[name].map((r) => Math.round(r.reqS)).join(' ')}; ` +
+      `µs CPU/req: ${runs[name].map((r) => Math.round(r.cpuUs)).join(' ')}` +
+      (name === 'tracing' ? `; sink got ${sink.exports} exports, ${Math.round(sink.bytes / 1024)} KiB` : ''),
   });
   return [
     row('off', 'telemetry off'),
