@@ -3,47 +3,14 @@
 // endpoint), metrics only (the default), and metrics + 100 % tracing exported to a local OTLP sink that
 // accepts and drops everything. They take turns in every round (the order rotating), and each round's
 // ratio to "off" is reported as the median: on a shared 2-core VM back-to-back runs drift by tens of %.
-import { once } from 'node:events';
-import { readFile } from 'node:fs/promises';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import autocannon from 'autocannon';
-import type { Stack } from './cold-start.ts';
+import { cpuMs, type Stack } from './cold-start.ts';
+import { startOtlpSink } from './otlp-sink.ts';
 import { benchAccount, startApi } from './server.ts';
 
 const SECONDS = Number(process.env.BENCH_TAX_S ?? 4);
 const ROUNDS = 5;
 const WARM_UP_S = 3;
-
-/** Answers every OTLP export 200 after reading it, like a collector that drops everything. */
-export async function startOtlpSink() {
-  let exports = 0;
-  let bytes = 0;
-  const server = createServer(async (request, response) => {
-    for await (const chunk of request) bytes += (chunk as Buffer).length;
-    exports++;
-    response.writeHead(200, { 'content-type': 'application/x-protobuf' }).end();
-  });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  return {
-    endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    get exports() {
-      return exports;
-    },
-    get bytes() {
-      return bytes;
-    },
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
-  };
-}
-
-/** CPU time (user + system, ms) the process has used: /proc/<pid>/stat fields 14 and 15, in clock ticks. */
-async function cpuMs(pid: number): Promise<number> {
-  const fields = (await readFile(`/proc/${pid}/stat`, 'utf8')).split(') ')[1]!.split(' ');
-  return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS;
-}
-const CLOCK_TICKS = 100; // getconf CLK_TCK on Linux
 
 type Target = { url: string; token: string; pid: number };
 
