@@ -12,6 +12,7 @@ import { coldStart } from './cold-start.ts';
 import { hardeningTax, limiterOverhead } from './hardening-tax.ts';
 import { hotKey } from './hot-key.ts';
 import { sessionMix } from './session-mix.ts';
+import { spanCost } from './span-cost.ts';
 import { telemetryBudget } from './telemetry.ts';
 import { uploadBenchmark } from './upload.ts';
 
@@ -37,7 +38,7 @@ try {
   if (wanted('hardening-tax')) rows.push(...(await hardeningTax(stack)));
   if (wanted('limiter')) rows.push(...(await limiterOverhead(stack)));
   if (wanted('hot-key')) rows.push(...(await hotKey(stack)));
-  if (wanted('telemetry')) rows.push(...(await telemetryBudget(stack)));
+  if (wanted('telemetry')) rows.push(...(await telemetryBudget(stack)), ...(await spanCost()));
 
   console.log(`\nStowage benchmarks — Node ${process.version}, ${cpus().length} cores (${cpus()[0]?.model})`);
   console.table(rows, ['benchmark', 'result', 'p50_ms', 'p95_ms', 'p99_ms', 'errors', 'note']);
