@@ -17,9 +17,12 @@ const client = api(server);
 async function value(name: string, labels: Record<string, string> = {}): Promise<number> {
   const metric = registry.getSingleMetric(name);
   if (!metric) throw new Error(`no metric ${name}`);
-  const { values } = await metric.get();
-  const match = values.find((v) =>
-    Object.entries(labels).every(([key, wanted]) => String(v.labels[key]) === wanted),
+  const { values, type } = await metric.get();
+  // A histogram lists its buckets, sum and count: its count is the number of observations.
+  const match = values.find(
+    (v) =>
+      (String(type) !== 'histogram' || (v as { metricName?: string }).metricName?.endsWith('_count')) &&
+      Object.entries(labels).every(([key, wanted]) => String(v.labels[key]) === wanted),
   );
   return match?.value ?? 0;
 }
@@ -60,7 +63,7 @@ describe('product counters', () => {
         expect((await Promise.all(slow)).map((r) => r.status)).toEqual([504, 504]);
       },
     );
-    // A histogram's value list holds buckets, sum and count: the count series is the one labelled so.
+    expect(moved.status503).toBe(1);
     expect(moved.shed).toBe(1);
     expect(moved.timeouts).toBe(2);
   });
@@ -107,6 +110,27 @@ describe('product counters', () => {
     expect(moved.hits + moved.misses).toBe(6);
     expect(moved.hits).toBeGreaterThanOrEqual(4);
     expect(await value('stowage_session_cache_listener_up')).toBe(1);
+  });
+
+  it('S3 calls are counted per API call; a presigned URL is no call', async () => {
+    const session = await client.signUp('s3');
+    const token = session.accessToken;
+    const created = await upload(server, token, { bytes: new Uint8Array(100) });
+    const path = `/v1/documents/${created.body!.document.id}/content`;
+    const moved = await delta(
+      { get: ['stowage_s3_operation_duration_seconds', { operation: 'GetObject', outcome: 'ok' }] },
+      async () => {
+        const presigned = await fetch(`${server.url}${path}?redirect=true`, {
+          headers: { authorization: `Bearer ${token}` },
+          redirect: 'manual',
+        });
+        expect(presigned.status).toBe(302);
+        const direct = await fetch(`${server.url}${path}`, { headers: { authorization: `Bearer ${token}` } });
+        expect(direct.status).toBe(200);
+        await direct.arrayBuffer();
+      },
+    );
+    expect(moved.get).toBe(1);
   });
 
   it('the pool gauges know DATABASE_POOL_MAX and that nothing waits when idle', async () => {

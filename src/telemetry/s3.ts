@@ -18,14 +18,20 @@ export function instrumentS3(client: S3Client, bucket: string): void {
       });
       const started = performance.now();
       let outcome = 'ok';
+      let presigned = false;
       try {
-        return await next(args);
+        const result = await next(args);
+        // getSignedUrl runs the same stack but stops before sending: no call to count.
+        presigned =
+          typeof result.output === 'object' && result.output !== null && 'presigned' in result.output;
+        return result;
       } catch (error) {
         outcome = 'error';
         failSpan(span, error);
         throw error;
       } finally {
-        s3OperationDuration.observe({ operation, outcome }, (performance.now() - started) / 1000);
+        if (presigned) span?.updateName(`S3.${operation} presign`);
+        else s3OperationDuration.observe({ operation, outcome }, (performance.now() - started) / 1000);
         span?.end();
       }
     },
