@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { migrateDatabase } from '../src/db/migrations.ts';
 import { type EmbeddedPostgresHandle, startEmbeddedPostgres } from '../src/dev/embedded-postgres.ts';
 import { freePort } from '../src/dev/free-port.ts';
+import { registry } from '../src/telemetry/metrics.ts';
 import { api } from './support/api.ts';
 import { startTestServer, type TestServer } from './support/harness.ts';
 
@@ -58,6 +59,10 @@ describe('rate limiter during a Postgres outage', () => {
     expect(during[3]!.headers.get('ratelimit-policy')).toBe('"login";q=3;w=60');
     const fallbacks = server.services.rateLimits.fallbackDecisions;
     expect(fallbacks).toBeGreaterThanOrEqual(4);
+    // Exported too: the counter per policy, and the flag an alert keys on.
+    const exported = await registry.metrics();
+    expect(exported).toContain('stowage_ratelimit_fallback_decisions_total{policy="login"} 4');
+    expect(exported).toMatch(/^stowage_ratelimit_fallback_active 1$/m);
     const warnings = server.logs.lines.filter(
       (line) => line.msg === 'rate limiter store unavailable: deciding from this instance’s memory',
     );

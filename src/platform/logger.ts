@@ -1,4 +1,5 @@
 import { type DestinationStream, type Logger, pino } from 'pino';
+import { activeTraceIds } from '../telemetry/tracing.ts';
 import { serializeError } from './log-errors.ts';
 import { currentRequest } from './request-context.ts';
 
@@ -40,10 +41,13 @@ export function createLogger(options: { level: string; destination?: Destination
     formatters: { level: (label: string) => ({ level: label }) },
     // Errors never carry a query's parameter values into a log line (issue 10 #5).
     serializers: { err: serializeError, error: serializeError },
-    // Ties every line written while a request runs to that request, wherever it is logged from.
+    // Ties every line written while a request runs to that request (and its trace, when one is
+    // recorded), wherever it is logged from.
     mixin: () => {
       const request = currentRequest();
-      return request ? { request_id: request.requestId } : {};
+      if (!request) return {};
+      const trace = activeTraceIds();
+      return trace ? { request_id: request.requestId, ...trace } : { request_id: request.requestId };
     },
   };
   const logger = pino({ ...shared, redact: { paths: REDACT_PATHS, censor: '[redacted]' } }, destination);

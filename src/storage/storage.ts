@@ -10,6 +10,7 @@ import { Upload } from '@aws-sdk/lib-storage';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { StandardRetryStrategy } from '@smithy/core/retry';
 import type { Config } from '../config.ts';
+import { instrumentS3 } from '../telemetry/s3.ts';
 
 export type Storage = ReturnType<typeof createStorage>;
 
@@ -63,6 +64,7 @@ export function createStorage(config: Config['s3'] & { endpoint: string }) {
     retryStrategy: new NoRetryAfterTimeout(MAX_ATTEMPTS),
   });
   const bucket = config.bucket;
+  instrumentS3(client, bucket); // a span and a duration sample per S3 call
 
   /**
    * Runs one call with a signal that also fires after S3_TIMEOUT_MS, bounding the call as a whole

@@ -6,6 +6,7 @@ import {
   RateLimiterRes,
 } from 'rate-limiter-flexible';
 import type { Config } from '../../config.ts';
+import { rateLimitDecisions, recordRateLimitFallback } from '../../telemetry/metrics.ts';
 import type { Logger } from '../logger.ts';
 import { AppError } from '../problem.ts';
 import { createLimiterPool } from './limiter-pool.ts';
@@ -37,6 +38,7 @@ function fallbackRecorder(logger: Logger, intervalMs = 10_000) {
   let lastLog = Number.NEGATIVE_INFINITY;
   return {
     record(policy: string) {
+      recordRateLimitFallback(policy);
       total++;
       sinceLog++;
       const now = Date.now();
@@ -222,7 +224,9 @@ export function createRateLimits(deps: { config: Config; databaseUrl: string; lo
         const states = await Promise.all(checks.map((check) => check.window.limiter.get(check.key)));
         for (const [index, res] of states.entries()) {
           const { window: policy, scope } = checks[index]!;
-          if (!res || res.consumedPoints < policy.rate.points) continue;
+          const locked = res !== null && res.consumedPoints >= policy.rate.points;
+          rateLimitDecisions.inc({ policy: policy.policy, outcome: locked ? 'rejected' : 'allowed' });
+          if (!res || !locked) continue;
           const window = windowOf(policy.policy, policy.rate, res, false);
           throw new AppError('rate_limited', {
             detail: `Too many failed logins for this account ${scope}; retry in ${window.resetS} s`,
@@ -262,6 +266,7 @@ export function createRateLimits(deps: { config: Config; databaseUrl: string; lo
         if (!settings.enabled) return;
         const limiter = authFailures.limiter as unknown as InMemoryBlocks & RateLimiterPostgres;
         const ms = limiter.getInMemoryBlockMsBeforeExpire(limiter.getKey(key));
+        if (ms > 0) rateLimitDecisions.inc({ policy: 'auth_failures', outcome: 'rejected' });
         if (ms > 0)
           throw tooManyFailures(
             windowOf(authFailures.policy, authFailures.rate, new RateLimiterRes(0, ms), false),
@@ -270,6 +275,7 @@ export function createRateLimits(deps: { config: Config; databaseUrl: string; lo
       async recordFailure(key: string): Promise<void> {
         if (!settings.enabled) return;
         const { allowed, res } = await settle(authFailures.limiter, key);
+        rateLimitDecisions.inc({ policy: 'auth_failures', outcome: allowed ? 'allowed' : 'rejected' });
         if (!allowed) throw tooManyFailures(windowOf(authFailures.policy, authFailures.rate, res, false));
       },
     },
