@@ -11,6 +11,7 @@ await build({
     main: 'src/main.ts',
     migrate: 'src/db/migrate.ts',
     'audit-verify': 'src/modules/audit/verify-command.ts',
+    worker: 'src/jobs/worker.ts',
   },
   outdir: 'dist',
   bundle: true,
@@ -28,4 +29,4 @@ await build({
   external: ['@scalar/api-reference', '@node-rs/argon2'],
   logLevel: 'warning',
 });
-console.error('dist/main.js, dist/migrate.js built');
+console.error('dist/main.js, dist/migrate.js, dist/worker.js built');

@@ -49,8 +49,6 @@ export async function startServer(options: {
   const services = await createServices({ config, database, storage, logger });
   await services.runtimeMode.start();
   await services.principalChanges?.start();
-  // In-process until the background worker exists; SKIP LOCKED keeps instances from colliding.
-  services.sweeper.start(config.documents.sweepIntervalMs);
   const admin = config.auth.bootstrapAdmin;
   if (admin) {
     await services.users.ensureAdmin(admin.email, admin.password);
@@ -119,12 +117,12 @@ export async function startServer(options: {
       await closed;
       clearTimeout(deadline);
       services.runtimeMode.stop();
-      services.sweeper.stop();
       await Promise.allSettled([
         database.close(),
         storage.close(),
         services.rateLimits.close(),
         services.principalChanges?.stop(),
+        services.jobs.close(),
       ]);
       logger.info('shutdown complete');
     })();

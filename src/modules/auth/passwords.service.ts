@@ -2,13 +2,12 @@ import { and, eq, gt, isNull } from 'drizzle-orm';
 import type { Config } from '../../config.ts';
 import type { Db } from '../../db/client.ts';
 import { newUuid } from '../../platform/ids.ts';
-import type { Logger } from '../../platform/logger.ts';
 import { AppError } from '../../platform/problem.ts';
 import { randomToken, sha256 } from '../../platform/secrets.ts';
 import type { AuditContext, AuditService } from '../audit/audit.service.ts';
 import type { UsersService } from '../users/users.service.ts';
 import { passwordResetTokens } from './auth.tables.ts';
-import type { Mailer } from './mail.ts';
+import type { MailOutbox } from './mail.ts';
 import { hashPassword, verifyPassword } from './passwords.ts';
 import type { SessionsService } from './sessions.service.ts';
 
@@ -19,11 +18,10 @@ export function createPasswordsService(deps: {
   users: UsersService;
   sessions: SessionsService;
   audit: AuditService;
-  mailer: Mailer;
+  outbox: MailOutbox;
   config: Config;
-  logger: Logger;
 }) {
-  const { db, users, sessions, audit, mailer, config, logger } = deps;
+  const { db, users, sessions, audit, outbox, config } = deps;
 
   return {
     /** A signed-in user's change; every other session ends, the caller's own (if any) stays. */
@@ -64,18 +62,17 @@ export function createPasswordsService(deps: {
           expiresAt: new Date(Date.now() + TOKEN_TTL_MS),
         });
         await audit.record(tx, { ...context, actorId: user.id, type: 'auth.password_reset_requested' });
-      });
-      // A mail failure must not turn into an answer that differs for known emails.
-      await mailer
-        .send({
+        // Sent by the worker, with retries: the answer never waits for SMTP, and the mail exists if and
+        // only if the token does.
+        await outbox.enqueue(tx, {
           to: user.email,
           subject: 'Reset your Stowage password',
           text:
             `Someone asked to reset the password of ${user.email}. If it was you, use this token within ` +
             `30 minutes with POST ${config.publicUrl}/v1/auth/password-reset/confirm:\n\n${token}\n\n` +
             'If it was not you, ignore this mail; your password is unchanged.',
-        })
-        .catch((error: unknown) => logger.error({ err: error }, 'password reset mail failed'));
+        });
+      });
     },
 
     /** Single use, 30 minutes; every session of the account ends with it. */
