@@ -1,11 +1,13 @@
 // The background worker for tests: in the test's own process (for files that only need jobs to run),
 // or as real processes (for schedules, retries across workers, SIGTERM).
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { afterAll } from 'vitest';
 import { type Env, loadConfig } from '../../src/config.ts';
 import { type RunningWorker, startWorker } from '../../src/jobs/start-worker.ts';
 import { captureLogs, type TestServer, testEnv } from './harness.ts';
-import { spawnServer } from './spawn.ts';
 
 export const WORKER = fileURLToPath(new URL('../../src/jobs/worker.ts', import.meta.url));
 
@@ -31,5 +33,39 @@ export async function startTestWorker(
   return { ...worker, logs };
 }
 
-/** A real `src/jobs/worker.ts` process; killed after each test unless it exited already. */
-export const spawnWorker = (server: TestServer, env: Env = {}) => spawnServer(workerEnv(server, env), WORKER);
+export type SpawnedWorker = {
+  child: ChildProcess;
+  /** Internal listener (/livez, /readyz, /metrics). */
+  url: string;
+  logs: Record<string, unknown>[];
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+};
+
+const spawned: ChildProcess[] = [];
+afterAll(() => {
+  for (const child of spawned)
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+});
+
+/** A real `src/jobs/worker.ts` process on `server`'s database and bucket; killed after the file. */
+export async function spawnWorker(server: TestServer, env: Env = {}): Promise<SpawnedWorker> {
+  const child = spawn(process.execPath, [WORKER], {
+    env: { ...process.env, LOG_LEVEL: 'info', ...(await testEnv(workerEnv(server, env))) },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  spawned.push(child);
+  const logs: Record<string, unknown>[] = [];
+  const exited = once(child, 'exit').then(([code, signal]) => ({
+    code: code as number | null,
+    signal: signal as NodeJS.Signals | null,
+  }));
+  const url = await new Promise<string>((resolve, reject) => {
+    createInterface({ input: child.stdout! }).on('line', (line) => {
+      const parsed = JSON.parse(line) as Record<string, unknown>;
+      logs.push(parsed);
+      if (parsed.msg === 'ready' && typeof parsed.url === 'string') resolve(parsed.url);
+    });
+    child.once('exit', (code) => reject(new Error(`worker exited early (${code})`)));
+  });
+  return { child, url, logs, exited };
+}
