@@ -40,6 +40,8 @@ function instrumented<T>(
   return async ([job]: Job<T>[]) => {
     if (!job) return;
     const stop = metrics.duration.startTimer({ queue });
+    const running = Promise.withResolvers<void>();
+    inFlight.add(running.promise);
     try {
       const result = await handle(job);
       stop({ outcome: 'completed' });
@@ -51,9 +53,17 @@ function instrumented<T>(
       metrics.failed.inc({ queue });
       logger.warn({ queue, job_id: job.id, retry_count: job.retryCount, err: error }, 'job failed');
       throw error;
+    } finally {
+      inFlight.delete(running.promise);
+      running.resolve();
     }
   };
 }
+
+// Handlers still running: after pg-boss has handed their jobs back and aborted them, shutdown waits for
+// them to clean up (an export aborts its multipart upload) before the process exits.
+const inFlight = new Set<Promise<void>>();
+const CLEANUP_GRACE_MS = 5000;
 
 export async function startWorker(options: {
   config: Config;
@@ -171,6 +181,12 @@ export async function startWorker(options: {
       // pg-boss stops fetching, waits for running handlers up to the timeout, then fails what is left
       // (retried by any worker) and aborts their signals: an export aborts its multipart upload.
       await boss.stop({ graceful: true, timeout: config.jobs.shutdownTimeoutMs });
+      if (inFlight.size) {
+        await Promise.race([
+          Promise.allSettled([...inFlight]),
+          new Promise((r) => setTimeout(r, CLEANUP_GRACE_MS)),
+        ]);
+      }
       runtimeMode.stop();
       server.close();
       server.closeAllConnections();
