@@ -5,7 +5,7 @@ import { Upload } from '@aws-sdk/lib-storage';
 import yazl from 'yazl';
 import type { Storage } from '../../storage/storage.ts';
 
-const MIN_PART = 8 * 1024 * 1024;
+const MIN_PART = 5 * 1024 * 1024;
 // S3 allows 10 000 parts; leave room for ZIP headers, the manifest and a wrong estimate.
 const MAX_PARTS = 9000;
 
