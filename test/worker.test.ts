@@ -53,7 +53,7 @@ describe.concurrent('two worker processes on one database', () => {
   });
 
   it('a job whose handler throws is retried with backoff, then dead-lettered', {
-    timeout: 60_000,
+    timeout: 100_000,
   }, async ({ expect }) => {
     const client = api(server);
     const session = await client.signUp();
@@ -82,6 +82,19 @@ describe.concurrent('two worker processes on one database', () => {
     console.error(`mail retries after ${first} ms, then ${second} ms`);
     expect(first).toBeGreaterThanOrEqual(1000);
     expect(second).toBeGreaterThanOrEqual(2000);
+    // The dead letter shows in the workers' metrics (queue counts are refreshed every 15 s).
+    await expect
+      .poll(
+        async () =>
+          (await (await fetch(`${workers[0]!.url}/metrics`)).text()).match(
+            /^stowage_jobs_dead_lettered\{queue="mail"\} (\d+)$/m,
+          )?.[1],
+        {
+          timeout: 40_000,
+          interval: 1000,
+        },
+      )
+      .toBe('1');
   });
 
   it('a job enqueued in a transaction that rolls back never runs', { timeout: 30_000 }, async ({

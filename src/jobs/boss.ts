@@ -33,6 +33,9 @@ export function createBoss(
       ? {
           cronMonitorIntervalSeconds: options.config.jobs.cronCheckS,
           cronWorkerIntervalSeconds: Math.min(5, options.config.jobs.cronCheckS),
+          // Queue counts (the stowage_jobs_* gauges) are refreshed by these passes: at most 15 s old.
+          monitorIntervalSeconds: 15,
+          superviseIntervalSeconds: 15,
         }
       : {}),
     openTelemetry: { enabled: false },
@@ -72,7 +75,11 @@ export function createJobSender(url: string, logger: Logger) {
   return {
     /** The job exists if and only if `tx` commits (transactional outbox). */
     async send(tx: Tx, queue: QueueName, data: object, options: SendOptions = {}): Promise<string | null> {
-      started ??= boss.start();
+      // Started on first use; a failed start (database down) is retried by the next send.
+      started ??= boss.start().catch((error: unknown) => {
+        started = undefined;
+        throw error;
+      });
       await started;
       return boss.send(queue, data, { ...options, db: fromDrizzle(tx as never, drizzleSql as never) });
     },

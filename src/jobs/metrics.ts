@@ -1,4 +1,4 @@
-import type { PgBoss } from 'pg-boss';
+import type { PgBoss, QueueResult } from 'pg-boss';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import { QUEUES } from './queues.ts';
 
@@ -13,37 +13,50 @@ const DEAD_LETTERS: Record<string, string> = {
 export function createWorkerMetrics(boss: PgBoss) {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
-  const queued = new Gauge({
-    name: 'stowage_jobs_queued',
-    help: 'Jobs waiting in the queue (created or retry), across every worker.',
-    labelNames: ['queue'],
-    registers: [registry],
-  });
-  const active = new Gauge({
-    name: 'stowage_jobs_active',
-    help: 'Jobs being worked on, across every worker.',
-    labelNames: ['queue'],
-    registers: [registry],
-  });
-  const deadLettered = new Gauge({
-    name: 'stowage_jobs_dead_lettered',
-    help: 'Jobs of this queue that exhausted their retries and wait in its dead-letter queue.',
-    labelNames: ['queue'],
-    registers: [registry],
-    async collect() {
-      const queues = await boss.getQueues().catch(() => []);
-      queued.reset();
-      active.reset();
-      this.reset();
-      for (const queue of queues) {
-        queued.set({ queue: queue.name }, queue.queuedCount);
-        active.set({ queue: queue.name }, queue.activeCount);
-      }
-      for (const [queue, dead] of Object.entries(DEAD_LETTERS)) {
-        this.set({ queue }, queues.find((q) => q.name === dead)?.queuedCount ?? 0);
-      }
-    },
-  });
+  // One read of pg-boss's queue table per scrape, shared by the three gauges below.
+  let snapshot: { at: number; queues: Promise<QueueResult[]> } | undefined;
+  const queues = () => {
+    if (!snapshot || Date.now() - snapshot.at > 1000) {
+      snapshot = { at: Date.now(), queues: boss.getQueues().catch(() => []) };
+    }
+    return snapshot.queues;
+  };
+  const fromQueues = (
+    name: string,
+    help: string,
+    value: (queue: string, all: QueueResult[]) => number | undefined,
+    names?: string[],
+  ) =>
+    new Gauge({
+      name,
+      help,
+      labelNames: ['queue'],
+      registers: [registry],
+      async collect() {
+        const all = await queues();
+        this.reset();
+        for (const queue of names ?? all.map((q) => q.name)) {
+          const found = value(queue, all);
+          if (found !== undefined) this.set({ queue }, found);
+        }
+      },
+    });
+  fromQueues(
+    'stowage_jobs_queued',
+    'Jobs waiting in the queue (created or retry), across every worker.',
+    (queue, all) => all.find((q) => q.name === queue)?.queuedCount,
+  );
+  fromQueues(
+    'stowage_jobs_active',
+    'Jobs being worked on, across every worker.',
+    (queue, all) => all.find((q) => q.name === queue)?.activeCount,
+  );
+  fromQueues(
+    'stowage_jobs_dead_lettered',
+    'Jobs of this queue that exhausted their retries and wait in its dead-letter queue.',
+    (queue, all) => all.find((q) => q.name === DEAD_LETTERS[queue])?.queuedCount ?? 0,
+    Object.keys(DEAD_LETTERS),
+  );
   const completed = new Counter({
     name: 'stowage_jobs_completed_total',
     help: 'Jobs this worker completed.',
@@ -68,7 +81,6 @@ export function createWorkerMetrics(boss: PgBoss) {
     help: 'Bytes of ZIP written to storage by exports on this worker.',
     registers: [registry],
   });
-  void deadLettered;
   return { registry, completed, failed, duration, exportBytes };
 }
 
