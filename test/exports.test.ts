@@ -80,6 +80,12 @@ const keysOf = async (exportId: string) => {
   }
 };
 
+const auditOf = async (exportId: string) =>
+  (
+    await sql<{ type: string }[]>`select type from audit_events
+      where target_type = 'export' and target_id = ${fromPublicId('exp', exportId)!} order by seq`
+  ).map((row) => row.type);
+
 beforeAll(async () => {
   server = await startTestServer({
     env: { RUNTIME_MODE_POLL_MS: '500', ALLOWED_CONTENT_TYPES: 'application/*' },
@@ -242,6 +248,7 @@ describe('exports', () => {
     expect(Date.now() - started).toBeLessThan(10_000);
     expect(await keysOf(id)).toEqual([]);
     expect((await exportOf(id)).status).toBe('canceled');
+    expect(await auditOf(id)).toEqual(['export.created', 'export.canceled']);
   }, 60_000);
 
   it('300 documents, a worker stopped mid-export: another finishes it; the ZIP passes unzip -t and matches its manifest', async () => {
@@ -283,6 +290,27 @@ describe('exports', () => {
     expect(execFileSync('unzip', ['-t', file], { encoding: 'utf8' })).toMatch(/No errors detected/);
     // Only the finished attempt's object remains.
     expect(await keysOf(id)).toHaveLength(1);
+    const range = await fetch(`${server.url}/v1/exports/${id}/content`, {
+      headers: { authorization: `Bearer ${owner.accessToken}`, range: 'bytes=0-3' },
+    });
+    expect([range.status, range.headers.get('content-range')]).toEqual([206, `bytes 0-3/${view.size_bytes}`]);
+    expect(Buffer.from(await range.arrayBuffer())).toEqual(Buffer.from('PK\x03\x04', 'latin1'));
+    const redirect = await fetch(`${server.url}/v1/exports/${id}/content?redirect=true`, {
+      headers: { authorization: `Bearer ${owner.accessToken}` },
+      redirect: 'manual',
+    });
+    expect(redirect.status).toBe(302);
+    const presigned = await fetch(redirect.headers.get('location')!);
+    expect([presigned.status, sha256(Buffer.from(await presigned.arrayBuffer()))]).toEqual([
+      200,
+      view.sha256,
+    ]);
+    expect(await auditOf(id)).toEqual([
+      'export.created',
+      'export.downloaded',
+      'export.downloaded',
+      'export.downloaded',
+    ]);
 
     const out = join(dir, 'all');
     execFileSync('unzip', ['-q', file, '-d', out]);
