@@ -3,27 +3,23 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { and, asc, eq, ilike, inArray, sql } from 'drizzle-orm';
 import type { Config } from '../../config.ts';
 import type { Db } from '../../db/client.ts';
-import { newUuid, toPublicId } from '../../platform/ids.ts';
+import { newUuid } from '../../platform/ids.ts';
 import type { Logger } from '../../platform/logger.ts';
 import type { RuntimeModeStore } from '../../platform/runtime-mode.ts';
 import { listKeys, type Storage } from '../../storage/storage.ts';
 import { documents } from '../documents/documents.tables.ts';
 import { createEntryNamer } from './entry-names.ts';
-import { type ExportRow, exports } from './exports.tables.ts';
+import { type ExportRow, exportPrefix, exports } from './exports.tables.ts';
+import { type Included, manifestJson } from './manifest.ts';
 import { createZipUpload } from './zip-stream.ts';
 
 const CANCEL_CHECK_MS = 2000;
 const PROGRESS_EVERY_MS = 1000;
 const MODE_CHECK_MS = 1000;
-const MANIFEST_PAGE = 500;
 
 export class ExportCanceled extends Error {
   override name = 'ExportCanceled';
 }
-
-export const exportPrefix = (row: Pick<ExportRow, 'userId' | 'id'>) => `exports/${row.userId}/${row.id}/`;
-
-type Included = { id: string; name: string; path: string; contentType: string; size: number; sha256: string };
 
 /** Runs one export attempt in the worker. Returns what became of it; throws to have it retried. */
 export function createExportRunner(deps: {
@@ -63,42 +59,6 @@ export function createExportRunner(deps: {
       row.documentIds ? inArray(documents.id, row.documentIds) : undefined,
       row.query ? ilike(documents.name, `%${row.query.replace(/[\\%_]/g, '\\$&')}%`) : undefined,
     );
-
-  async function* manifest(row: ExportRow, included: Included[], omitted: { id: string; name: string }[]) {
-    yield `{"export":${JSON.stringify({ id: toPublicId('exp', row.id), created_at: row.createdAt.toISOString() })},"documents":[`;
-    for (let start = 0; start < included.length; start += MANIFEST_PAGE) {
-      const page = included.slice(start, start + MANIFEST_PAGE);
-      const metadata = new Map(
-        (
-          await db
-            .select({ id: documents.id, metadata: documents.metadata })
-            .from(documents)
-            .where(
-              inArray(
-                documents.id,
-                page.map((entry) => entry.id),
-              ),
-            )
-        ).map((doc) => [doc.id, doc.metadata]),
-      );
-      yield page
-        .map(
-          (entry, index) =>
-            `${start + index ? ',' : ''}${JSON.stringify({
-              id: toPublicId('doc', entry.id),
-              name: entry.name,
-              path: entry.path,
-              content_type: entry.contentType,
-              size_bytes: entry.size,
-              sha256: entry.sha256,
-              metadata: metadata.get(entry.id) ?? {},
-            })}`,
-        )
-        .join('');
-    }
-    const left = omitted.map((doc) => ({ id: toPublicId('doc', doc.id), name: doc.name, reason: 'deleted' }));
-    yield `],"omitted":${JSON.stringify(left)}}\n`;
-  }
 
   async function run(id: string, signal: AbortSignal): Promise<'succeeded' | 'canceled'> {
     try {
@@ -209,7 +169,10 @@ export function createExportRunner(deps: {
         bytesDone += digest.bytes;
         await report();
       }
-      const archive = await zip.finish('manifest.json', Readable.from(manifest(row, included, omitted)));
+      const archive = await zip.finish(
+        'manifest.json',
+        Readable.from(manifestJson(db, row, included, omitted)),
+      );
       const [done] = await db
         .update(exports)
         .set({

@@ -9,7 +9,7 @@ import { AppError } from '../../platform/problem.ts';
 import { listKeys, type Storage } from '../../storage/storage.ts';
 import type { AuditContext, AuditService } from '../audit/audit.service.ts';
 import { documents } from '../documents/documents.tables.ts';
-import { type ExportRow, exports } from './exports.tables.ts';
+import { type ExportRow, exportPrefix, exports } from './exports.tables.ts';
 
 export type ExportJob = { export_id: string };
 
@@ -171,8 +171,7 @@ export function createExportsService(deps: {
       if (outcome === 'canceled') return;
       // Removed now if the store answers; otherwise the purge job retries (the row stays hidden).
       try {
-        for (const key of await listKeys(storage, `exports/${outcome.userId}/${outcome.id}/`))
-          await storage.delete(key);
+        for (const key of await listKeys(storage, exportPrefix(outcome))) await storage.delete(key);
         await db.delete(exports).where(eq(exports.id, outcome.id));
       } catch (error) {
         logger.warn(

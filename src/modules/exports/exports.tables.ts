@@ -52,3 +52,6 @@ export const exports = pgTable(
 );
 
 export type ExportRow = typeof exports.$inferSelect;
+
+/** Every object of an export lives under this prefix (one key per attempt; the row names the finished one). */
+export const exportPrefix = (row: Pick<ExportRow, 'userId' | 'id'>) => `exports/${row.userId}/${row.id}/`;
