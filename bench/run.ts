@@ -9,6 +9,7 @@ import { startEmbeddedPostgres } from '../src/dev/embedded-postgres.ts';
 import { startEmbeddedS3 } from '../src/dev/embedded-s3.ts';
 import { freePort } from '../src/dev/free-port.ts';
 import { coldStart } from './cold-start.ts';
+import { exportBenchmark } from './export.ts';
 import { hardeningTax, limiterOverhead } from './hardening-tax.ts';
 import { hotKey } from './hot-key.ts';
 import { sessionMix } from './session-mix.ts';
@@ -26,7 +27,7 @@ try {
   execFileSync('pnpm', ['-s', 'build'], { stdio: 'inherit' });
   const stack = { databaseUrl: pg.url('bench'), s3Endpoint: s3.endpoint, bucket: 'bench' };
 
-  // `pnpm bench cold-start upload session-mix session-mix-paced hardening-tax limiter hot-key telemetry`: a subset;
+  // `pnpm bench cold-start upload session-mix session-mix-paced hardening-tax limiter hot-key telemetry export`: a subset;
   // none: all.
   const only = process.argv.slice(2);
   const wanted = (name: string) => only.length === 0 || only.includes(name);
@@ -39,6 +40,7 @@ try {
   if (wanted('limiter')) rows.push(...(await limiterOverhead(stack)));
   if (wanted('hot-key')) rows.push(...(await hotKey(stack)));
   if (wanted('telemetry')) rows.push(...(await telemetryBudget(stack)), ...(await spanCost()));
+  if (wanted('export')) rows.push(...(await exportBenchmark(stack)));
 
   console.log(`\nStowage benchmarks — Node ${process.version}, ${cpus().length} cores (${cpus()[0]?.model})`);
   console.table(rows, ['benchmark', 'result', 'p50_ms', 'p95_ms', 'p99_ms', 'errors', 'note']);

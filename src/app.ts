@@ -5,6 +5,7 @@ import { adminModule } from './modules/admin/admin.module.ts';
 import { apiKeysModule } from './modules/api-keys/api-keys.module.ts';
 import { authModule } from './modules/auth/auth.module.ts';
 import { documentsModule } from './modules/documents/documents.module.ts';
+import { exportsModule } from './modules/exports/exports.module.ts';
 import { problemsModule } from './modules/problems/problems.module.ts';
 import { meModule } from './modules/users/me.module.ts';
 import { accessLog } from './platform/access-log.ts';
@@ -77,6 +78,7 @@ export function createApp(deps: AppDeps) {
 
   app.route('/', healthRoutes({ lifecycle, checks: deps.readiness, logger }));
   app.route('/', docsRoutes());
+  app.route('/', exportsModule());
   for (const module of [...builtInModules(), ...(deps.modules ?? [])]) app.route(module.path, module.app);
 
   const openApiJson = JSON.stringify(

@@ -116,7 +116,9 @@ export const envSchema = z.object({
     .string()
     .min(1)
     .optional()
-    .describe('Interface of the Prometheus metrics listener (`GET /metrics`). Default: HOST.'),
+    .describe(
+      'Interface of the internal listener (the API’s `GET /metrics`; the worker’s /livez, /readyz, /metrics). Default: HOST.',
+    ),
   METRICS_PORT: int(
     'Port of the metrics listener, never the public port; with WEB_CONCURRENCY > 1 the primary answers for all workers. 0 = any free port (logged).',
     9464,
@@ -299,11 +301,6 @@ export const envSchema = z.object({
     1,
     1000,
   ),
-  SWEEP_INTERVAL_MS: int(
-    'How often each instance removes upload leftovers (pending rows and their objects).',
-    60_000,
-    1000,
-  ),
   PENDING_UPLOAD_TTL_S: int(
     'Age after which a pending upload counts as abandoned; keep it above REQUEST_TIMEOUT_MS.',
     3600,
@@ -434,6 +431,52 @@ export const envSchema = z.object({
     0,
     120_000,
   ),
+  // Background worker (`pnpm worker` / `node dist/worker.js`) and exports. Its /livez, /readyz and
+  // /metrics listen on METRICS_HOST:METRICS_PORT too (`pnpm dev` gives the worker 9465).
+  WORKER_SHUTDOWN_TIMEOUT_MS: int(
+    'After SIGTERM the worker fetches no new job; running jobs get this long to finish, the rest are handed back for retry.',
+    25_000,
+    1000,
+    600_000,
+  ),
+  JOBS_POOL_MAX: int('Connections of the job queue’s own `pg` pool (pg-boss) in each process.', 4, 2, 100),
+  JOBS_POLL_INTERVAL_MS: int('How often an idle worker polls each queue for jobs.', 2000, 500, 60_000),
+  JOBS_CRON_CHECK_S: int(
+    'How often a worker looks for due schedules; an occurrence runs at most this late (once per tick whatever the number of workers).',
+    30,
+    1,
+    45,
+  ),
+  SWEEP_CRON: z
+    .string()
+    .min(9)
+    .default('* * * * *')
+    .describe('Cron schedule of the upload sweeper (pending leftovers and failed deletions).'),
+  PURGE_CRON: z
+    .string()
+    .min(9)
+    .default('*/10 * * * *')
+    .describe(
+      'Cron schedule of the purge: expired idempotency records, tokens, finished sessions and expired exports.',
+    ),
+  MAIL_RETRY_LIMIT: int('Retries of a mail before it goes to the `mail-dead` queue.', 8, 0, 100),
+  MAIL_RETRY_DELAY_S: int('First retry delay of a mail; doubles (with jitter) on every retry.', 30, 1, 3600),
+  EXPORT_TTL_HOURS: int(
+    'Hours a finished export stays downloadable before its object is removed.',
+    24,
+    1,
+    24 * 90,
+  ),
+  EXPORT_RETRY_DELAY_S: int(
+    'Delay before an interrupted export (worker stopped, storage error) is retried by any worker.',
+    5,
+    1,
+    3600,
+  ),
+  EXPORT_FORCE_ZIP64: bool(
+    'Write every export in ZIP64 format even when small (a reader compatibility check; ZIP64 is automatic when needed).',
+    false,
+  ),
   SHUTDOWN_TIMEOUT_MS: int(
     'After SIGTERM, how long in-flight requests may run before connections are cut. Keep below the orchestrator grace period.',
     25_000,
@@ -555,7 +598,6 @@ const configSchema = envSchema
       allowedContentTypes: env.ALLOWED_CONTENT_TYPES,
       bodyIdleTimeoutMs: env.BODY_IDLE_TIMEOUT_MS,
       uploadsInFlight: env.RATE_LIMIT_UPLOADS_IN_FLIGHT,
-      sweepIntervalMs: env.SWEEP_INTERVAL_MS,
       pendingTtlS: env.PENDING_UPLOAD_TTL_S,
     },
     cors: { origins: env.CORS_ORIGINS, credentials: env.CORS_CREDENTIALS },
@@ -579,6 +621,23 @@ const configSchema = envSchema
         premium: env.RATE_LIMIT_API_KEY_PREMIUM,
         enterprise: env.RATE_LIMIT_API_KEY_ENTERPRISE,
       },
+    },
+    jobs: {
+      metricsHost: env.METRICS_HOST ?? env.HOST,
+      metricsPort: env.METRICS_PORT,
+      shutdownTimeoutMs: env.WORKER_SHUTDOWN_TIMEOUT_MS,
+      poolMax: env.JOBS_POOL_MAX,
+      pollIntervalMs: env.JOBS_POLL_INTERVAL_MS,
+      cronCheckS: env.JOBS_CRON_CHECK_S,
+      sweepCron: env.SWEEP_CRON,
+      purgeCron: env.PURGE_CRON,
+      mailRetryLimit: env.MAIL_RETRY_LIMIT,
+      mailRetryDelayS: env.MAIL_RETRY_DELAY_S,
+    },
+    exports: {
+      ttlHours: env.EXPORT_TTL_HOURS,
+      retryDelayS: env.EXPORT_RETRY_DELAY_S,
+      forceZip64: env.EXPORT_FORCE_ZIP64,
     },
     process: {
       webConcurrency: env.WEB_CONCURRENCY,

@@ -53,8 +53,6 @@ export async function startServer(options: {
   await services.runtimeMode.start();
   watchRuntimeMode(() => services.runtimeMode.mode);
   await services.principalChanges?.start();
-  // In-process until the background worker exists; SKIP LOCKED keeps instances from colliding.
-  services.sweeper.start(config.documents.sweepIntervalMs);
   const admin = config.auth.bootstrapAdmin;
   if (admin) {
     await services.users.ensureAdmin(admin.email, admin.password);
@@ -127,13 +125,13 @@ export async function startServer(options: {
       await closed;
       clearTimeout(deadline);
       services.runtimeMode.stop();
-      services.sweeper.stop();
-      await services.passwords.drain(); // reset requests answered 202 finish their mail first
+      await services.passwords.drain(); // reset requests answered 202 queue their mail first
       await Promise.allSettled([
         database.close(),
         storage.close(),
         services.rateLimits.close(),
         services.principalChanges?.stop(),
+        services.jobs.close(),
       ]);
       logger.info('shutdown complete');
     })();

@@ -1,14 +1,15 @@
 import type { Config } from './config.ts';
 import type { Database } from './db/client.ts';
+import { createJobSender } from './jobs/boss.ts';
 import { createAdminService } from './modules/admin/admin.service.ts';
 import { createApiKeysService } from './modules/api-keys/api-keys.service.ts';
 import { createAuditService } from './modules/audit/audit.service.ts';
-import { createMailer, type Mailer } from './modules/auth/mail.ts';
+import { createMailer, createMailOutbox, type Mailer } from './modules/auth/mail.ts';
 import { createPasswordsService } from './modules/auth/passwords.service.ts';
 import { createSessionsService } from './modules/auth/sessions.service.ts';
 import { createTokenService } from './modules/auth/tokens.ts';
 import { createDocumentsService } from './modules/documents/documents.service.ts';
-import { createSweeper } from './modules/documents/sweeper.ts';
+import { createExportsService } from './modules/exports/exports.service.ts';
 import { createUsersService } from './modules/users/users.service.ts';
 import { listenTo } from './platform/db-listener.ts';
 import type { Logger } from './platform/logger.ts';
@@ -59,6 +60,8 @@ export async function createServices(deps: {
         )
       : undefined;
   const mailer = deps.mailer ?? createMailer(config, logger);
+  // API processes only enqueue (inside the transaction of the change that causes the job).
+  const jobs = createJobSender(deps.database.url, logger);
   const runtimeMode = createRuntimeModeStore({ db, pollMs: config.runtimeModePollMs, logger });
   return {
     config,
@@ -69,12 +72,13 @@ export async function createServices(deps: {
     sessions,
     principalChanges,
     mailer,
+    jobs,
     passwords: createPasswordsService({
       db,
       users,
       sessions,
       audit,
-      mailer,
+      outbox: createMailOutbox(jobs),
       config,
       logger,
       loginFailures: rateLimits.loginFailures,
@@ -89,7 +93,7 @@ export async function createServices(deps: {
       logger,
     }),
     documents: createDocumentsService({ db, storage, users, audit, config, logger }),
-    sweeper: createSweeper({ db, storage, logger, pendingTtlS: config.documents.pendingTtlS }),
+    exports: createExportsService({ db, storage, jobs, audit, logger }),
     admin: createAdminService({ db, users, sessions, audit, runtimeMode }),
   };
 }

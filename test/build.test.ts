@@ -41,12 +41,48 @@ describe('the production bundle (pnpm build)', () => {
     const [row] = await sql`select count(*)::int as applied from drizzle.__drizzle_migrations`;
     const extensions =
       await sql`select extname from pg_extension where extname in ('citext', 'pg_trgm') order by 1`;
+    // The job queue's schema and queues come with the same command; API processes never install them.
+    const queues = await sql`select name from pgboss.queue order by name`;
     await sql.end();
+    expect(queues.map((q) => q.name)).toEqual([
+      'export',
+      'export-dead',
+      'mail',
+      'mail-dead',
+      'purge',
+      'sweep-uploads',
+    ]);
     const journal = JSON.parse(
       readFileSync(new URL('../drizzle/meta/_journal.json', import.meta.url), 'utf8'),
     );
     expect(row?.applied).toBe(journal.entries.length);
     expect(extensions.map((e) => e.extname)).toEqual(['citext', 'pg_trgm']);
+  });
+
+  it('dist/worker.js starts, is ready on its internal listener, and exits 0 on SIGTERM', async () => {
+    const env = await testEnv({ METRICS_PORT: '0' });
+    const worker = spawn(process.execPath, ['dist/worker.js'], {
+      cwd: ROOT,
+      env: { PATH: process.env.PATH, ...env },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    try {
+      let output = '';
+      worker.stdout?.on('data', (chunk) => {
+        output += chunk;
+      });
+      const deadline = Date.now() + 20_000;
+      while (!/"msg":"ready"/.test(output) && Date.now() < deadline) await sleep(50);
+      const url = /"url":"(http:[^"]+)","msg":"ready"/.exec(output)?.[1];
+      expect(url, output).toBeDefined();
+      expect((await fetch(`${url}/readyz`)).status).toBe(200);
+      expect(await (await fetch(`${url}/metrics`)).text()).toContain('stowage_jobs_queued');
+      worker.kill('SIGTERM');
+      const [code] = await once(worker, 'exit');
+      expect(code).toBe(0);
+    } finally {
+      if (worker.exitCode === null) worker.kill('SIGKILL');
+    }
   });
 
   it('dist/migrate.js without DATABASE_URL exits 1 with a clear message', () => {

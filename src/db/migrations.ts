@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { drizzle } from 'drizzle-orm/postgres-js';
 import { migrate } from 'drizzle-orm/postgres-js/migrator';
 import postgres from 'postgres';
+import { installJobs } from '../jobs/boss.ts';
 import { withAbort } from './client.ts';
 
 /** drizzle/ of the project root, found upwards from this file: the same from src/db/ and the dist/ bundle. */
@@ -29,6 +30,8 @@ export async function migrateDatabase(url: string): Promise<void> {
   try {
     await sql`select pg_advisory_lock(${MIGRATION_LOCK_ID})`;
     await migrate(drizzle(sql), { migrationsFolder: MIGRATIONS_FOLDER });
+    // The job queue's schema belongs to pg-boss (its own versioned migrations), under the same lock.
+    await installJobs(url);
   } finally {
     await sql.end({ timeout: 5 });
   }

@@ -4,5 +4,6 @@ export * from '../modules/api-keys/api-keys.tables.ts';
 export * from '../modules/audit/audit.tables.ts';
 export * from '../modules/auth/auth.tables.ts';
 export * from '../modules/documents/documents.tables.ts';
+export * from '../modules/exports/exports.tables.ts';
 export * from '../modules/users/users.tables.ts';
 export * from './platform.tables.ts';

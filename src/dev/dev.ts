@@ -30,21 +30,28 @@ try {
   process.exit(1);
 }
 
-const stack: { postgres?: EmbeddedPostgresHandle; s3?: EmbeddedS3Handle; api?: ChildProcess } = {};
+const stack: {
+  postgres?: EmbeddedPostgresHandle;
+  s3?: EmbeddedS3Handle;
+  api?: ChildProcess;
+  worker?: ChildProcess;
+} = {};
 let stopping = false;
 
 async function stopAll(code: number): Promise<never> {
   if (stopping) process.exit(code);
   stopping = true;
   say('stopping…');
-  const api = stack.api;
-  if (api && api.exitCode === null && api.signalCode === null) {
-    const exited = new Promise((done) => api.once('exit', done));
-    api.kill('SIGTERM');
-    const force = setTimeout(() => api.kill('SIGKILL'), 10_000);
-    await exited;
-    clearTimeout(force);
-  }
+  await Promise.all(
+    [stack.api, stack.worker].map(async (child) => {
+      if (!child || child.exitCode !== null || child.signalCode !== null) return;
+      const exited = new Promise((done) => child.once('exit', done));
+      child.kill('SIGTERM');
+      const force = setTimeout(() => child.kill('SIGKILL'), 10_000);
+      await exited;
+      clearTimeout(force);
+    }),
+  );
   await Promise.allSettled([stack.s3?.stop(), stack.postgres?.stop()]);
   say('stopped');
   process.exit(code);
@@ -117,6 +124,26 @@ try {
     if (!filename || !/\.(ts|json|sql)$/.test(filename)) return; // editor swap and backup files
     clearTimeout(pending);
     pending = setTimeout(() => void restart(join('src', filename)), 150);
+  });
+
+  // The background worker beside it, with reload too; its internal listener on 9465 (the API's is 9464),
+  // or a free port when another stack holds it.
+  const workerPort = await freePort(9465);
+  say(`worker: health and metrics on http://127.0.0.1:${workerPort}/metrics`);
+  stack.worker = spawn(
+    process.execPath,
+    ['--watch', '--watch-preserve-output', fileURLToPath(new URL('../jobs/worker.ts', import.meta.url))],
+    {
+      env: { ...process.env, METRICS_PORT: String(workerPort), ...env },
+      stdio: 'inherit',
+      detached: true,
+    },
+  );
+  stack.worker.once('exit', (code) => {
+    if (!stopping) {
+      say(`worker exited (${code}); stopping`);
+      void stopAll(code ?? 1);
+    }
   });
 
   const probeHost = ['0.0.0.0', '::'].includes(config.host) ? '127.0.0.1' : config.host;

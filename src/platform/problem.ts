@@ -62,6 +62,21 @@ export const PROBLEMS = {
     title: 'Idempotent request in progress',
     description: 'A request with this `Idempotency-Key` is still running; retry after it completes.',
   },
+  export_in_progress: {
+    status: 409,
+    title: 'Export in progress',
+    description: 'This account already has a queued or running export; wait for it or cancel it first.',
+  },
+  export_not_ready: {
+    status: 409,
+    title: 'Export not ready',
+    description: 'The export has not succeeded (yet); its `status` says where it stands.',
+  },
+  gone: {
+    status: 410,
+    title: 'Gone',
+    description: 'The resource existed but has expired and its content was removed.',
+  },
   precondition_failed: {
     status: 412,
     title: 'Precondition failed',

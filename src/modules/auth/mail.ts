@@ -3,6 +3,9 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createTransport } from 'nodemailer';
 import type { Config } from '../../config.ts';
+import type { Tx } from '../../db/client.ts';
+import type { JobSender } from '../../jobs/boss.ts';
+import { QUEUES } from '../../jobs/queues.ts';
 import type { Logger } from '../../platform/logger.ts';
 
 export type Mail = { to: string; subject: string; text: string };
@@ -65,3 +68,12 @@ export async function checkMailRelay(config: Config, logger: Logger): Promise<bo
     transport.close();
   }
 }
+
+/** Mail the API asks for: a job in the caller's transaction, sent by the worker with retries. */
+export type MailOutbox = { enqueue(tx: Tx, mail: Mail): Promise<void> };
+
+export const createMailOutbox = (jobs: JobSender): MailOutbox => ({
+  async enqueue(tx, mail) {
+    await jobs.send(tx, QUEUES.mail, mail);
+  },
+});

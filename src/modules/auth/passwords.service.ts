@@ -11,7 +11,7 @@ import type { AuditContext, AuditService } from '../audit/audit.service.ts';
 import type { UsersService } from '../users/users.service.ts';
 import { users as usersTable } from '../users/users.tables.ts';
 import { passwordResetTokens } from './auth.tables.ts';
-import type { Mailer } from './mail.ts';
+import type { MailOutbox } from './mail.ts';
 import { hashPassword, verifyPassword } from './passwords.ts';
 import type { SessionsService } from './sessions.service.ts';
 
@@ -48,16 +48,16 @@ export function createPasswordsService(deps: {
   users: UsersService;
   sessions: SessionsService;
   audit: AuditService;
-  mailer: Mailer;
+  outbox: MailOutbox;
   config: Config;
   logger: Logger;
   loginFailures?: RateLimits['loginFailures'];
 }) {
-  const { db, users, sessions, audit, mailer, config, logger, loginFailures } = deps;
+  const { db, users, sessions, audit, outbox, config, logger, loginFailures } = deps;
   // Reset requests run after their 202 has been sent; shutdown waits for them (drain).
   const pending = new Set<Promise<void>>();
 
-  /** The work of a reset request: a token and a mail for a live account, nothing otherwise. */
+  /** The work of a reset request: a token and a queued mail for a live account, nothing otherwise. */
   async function sendResetToken(email: string, context: AuditContext): Promise<void> {
     const user = await users.findByEmail(email);
     if (!user || user.disabledAt) return;
@@ -70,14 +70,16 @@ export function createPasswordsService(deps: {
         expiresAt: new Date(Date.now() + TOKEN_TTL_MS),
       });
       await audit.record(tx, { ...context, actorId: user.id, type: 'auth.password_reset_requested' });
-    });
-    await mailer.send({
-      to: user.email,
-      subject: 'Reset your Stowage password',
-      text:
-        `Someone asked to reset the password of ${user.email}. If it was you, use this token within ` +
-        `30 minutes with POST ${config.publicUrl}/v1/auth/password-reset/confirm:\n\n${token}\n\n` +
-        'If it was not you, ignore this mail; your password is unchanged.',
+      // Sent by the worker, with retries: nothing waits for SMTP, and the mail exists if and only if
+      // the token does.
+      await outbox.enqueue(tx, {
+        to: user.email,
+        subject: 'Reset your Stowage password',
+        text:
+          `Someone asked to reset the password of ${user.email}. If it was you, use this token within ` +
+          `30 minutes with POST ${config.publicUrl}/v1/auth/password-reset/confirm:\n\n${token}\n\n` +
+          'If it was not you, ignore this mail; your password is unchanged.',
+      });
     });
   }
 
@@ -117,8 +119,7 @@ export function createPasswordsService(deps: {
 
     /**
      * Always succeeds for the caller, and in the same time whether or not the account exists: the
-     * lookup, the token and the mail happen after the answer (a mail relay's latency alone would tell
-     * known addresses apart). Failures are logged, never answered.
+     * lookup, the token and the queued mail happen after the answer. Failures are logged, never answered.
      */
     request(email: string, context: AuditContext): void {
       const work = sendResetToken(email, context)

@@ -11,8 +11,8 @@ const DELETING_GRACE = sql`interval '1 minute'`;
 
 /**
  * Removes what crashed or failed requests left: `pending` uploads older than the TTL and `deleting`
- * documents whose object deletion failed. Rows are claimed with SKIP LOCKED, so every instance (and
- * later the worker) can run it at once. An object that cannot be deleted keeps its row for next time.
+ * documents whose object deletion failed. Rows are claimed with SKIP LOCKED, so overlapping runs never
+ * collide; the worker runs it on a singleton schedule (src/jobs/). An object that cannot be deleted keeps its row for next time.
  */
 export function createSweeper(deps: { db: Db; storage: Storage; logger: Logger; pendingTtlS: number }) {
   const { db, storage, logger } = deps;
@@ -52,17 +52,5 @@ export function createSweeper(deps: { db: Db; storage: Storage; logger: Logger; 
     });
   }
 
-  let timer: NodeJS.Timeout | undefined;
-  return {
-    runOnce,
-    start(intervalMs: number): void {
-      timer = setInterval(() => {
-        runOnce().catch((error: unknown) => logger.warn({ err: error }, 'sweep failed'));
-      }, intervalMs);
-      timer.unref();
-    },
-    stop(): void {
-      clearInterval(timer);
-    },
-  };
+  return { runOnce };
 }
