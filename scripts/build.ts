@@ -5,14 +5,16 @@
 import { rm } from 'node:fs/promises';
 import { build } from 'esbuild';
 
-await rm(new URL('../dist', import.meta.url), { recursive: true, force: true });
+// BUILD_OUTDIR: tests that build their own copy (running beside test/build.test.ts) use another folder.
+const outdir = process.env.BUILD_OUTDIR ?? 'dist';
+await rm(new URL(`../${outdir}`, import.meta.url), { recursive: true, force: true });
 await build({
   entryPoints: {
     main: 'src/main.ts',
     migrate: 'src/db/migrate.ts',
     'audit-verify': 'src/modules/audit/verify-command.ts',
   },
-  outdir: 'dist',
+  outdir,
   bundle: true,
   platform: 'node',
   format: 'esm',

@@ -22,6 +22,7 @@ import { requestContext } from './platform/request-context.ts';
 import { runtimeModeGate } from './platform/runtime-mode.ts';
 import { corsPolicy, jsonBodyLimit, securityHeaders } from './platform/security.ts';
 import type { Services } from './services.ts';
+import { requestTelemetry } from './telemetry/http.ts';
 
 /** A resource's routes, mounted at `path`. */
 export type ApiModule = { path: string; app: OpenAPIHono<AppEnv> };
@@ -55,6 +56,7 @@ export function createApp(deps: AppDeps) {
   const proxies = trustedProxies(config.proxies.trusted, config.proxies.header);
 
   app.use('*', requestContext());
+  app.use('*', requestTelemetry(proxies)); // metrics; the request's span, when tracing runs
   app.use('*', async (c, next) => {
     c.set('services', services);
     await next();

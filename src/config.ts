@@ -125,6 +125,73 @@ export const envSchema = z.object({
     100,
     0,
   ),
+  // Telemetry (runbook/telemetry.md). The OTEL_* variables are the OpenTelemetry specification's own,
+  // with its meanings; they are declared here so they are validated and listed in the runbook.
+  METRICS_HOST: z
+    .string()
+    .min(1)
+    .optional()
+    .describe('Interface of the Prometheus metrics listener (`GET /metrics`). Default: HOST.'),
+  METRICS_PORT: int(
+    'Port of the metrics listener, never the public port; with WEB_CONCURRENCY > 1 the primary answers for all workers. 0 = any free port (logged).',
+    9464,
+    0,
+    65535,
+  ),
+  OTEL_SDK_DISABLED: bool('`true` keeps tracing off even when an OTLP endpoint is set.', false),
+  OTEL_EXPORTER_OTLP_ENDPOINT: z
+    .url({ protocol: /^https?$/ })
+    .optional()
+    .describe(
+      'Turns tracing on: base URL of the OTLP/HTTP receiver (e.g. `http://otel-collector:4318`); spans go to `{endpoint}/v1/traces`. Unset: no tracing SDK is even loaded.',
+    ),
+  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: z
+    .url({ protocol: /^https?$/ })
+    .optional()
+    .describe('Full URL for spans, used as is (overrides the base endpoint); also turns tracing on.'),
+  OTEL_EXPORTER_OTLP_PROTOCOL: z
+    .enum(['http/protobuf', 'http/json'])
+    .default('http/protobuf')
+    .describe('OTLP encoding (gRPC is not supported).'),
+  OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: z
+    .enum(['http/protobuf', 'http/json'])
+    .optional()
+    .describe('OTLP encoding for spans only. Default: OTEL_EXPORTER_OTLP_PROTOCOL.'),
+  OTEL_EXPORTER_OTLP_HEADERS: z
+    .string()
+    .optional()
+    .describe(
+      'Headers on every export, `key=value,key2=value2` (values URL-encoded), e.g. a collector token.',
+    ),
+  OTEL_EXPORTER_OTLP_TIMEOUT: int('Time one export request may take (ms).', 10_000, 1),
+  OTEL_TRACES_SAMPLER: z
+    .enum([
+      'always_on',
+      'always_off',
+      'traceidratio',
+      'parentbased_always_on',
+      'parentbased_always_off',
+      'parentbased_traceidratio',
+    ])
+    .default('parentbased_traceidratio')
+    .describe(
+      'Sampler. `parentbased_*` follows a trusted proxy’s `traceparent` decision and applies the rest to new traces.',
+    ),
+  OTEL_TRACES_SAMPLER_ARG: z.coerce
+    .number()
+    .min(0)
+    .max(1)
+    .default(1)
+    .describe('Share of new traces recorded by the `*traceidratio` samplers (0–1).'),
+  OTEL_BSP_SCHEDULE_DELAY: int('Batch span processor: delay between two exports (ms).', 5000, 0),
+  OTEL_BSP_EXPORT_TIMEOUT: int('Batch span processor: time one export may take (ms).', 30_000, 1),
+  OTEL_BSP_MAX_QUEUE_SIZE: int('Batch span processor: spans buffered; past this they are dropped.', 2048, 1),
+  OTEL_BSP_MAX_EXPORT_BATCH_SIZE: int('Batch span processor: spans per export request.', 512, 1),
+  OTEL_SERVICE_NAME: z.string().min(1).default('stowage-api').describe('`service.name` of every span.'),
+  OTEL_RESOURCE_ATTRIBUTES: z
+    .string()
+    .optional()
+    .describe('More resource attributes, `key=value,…` (e.g. `deployment.environment.name=prod`).'),
   DATA_DIR: z
     .string()
     .min(1)
@@ -394,6 +461,32 @@ const configSchema = envSchema
       serverTiming: env.SERVER_TIMING ?? env.NODE_ENV === 'development',
       slowRequestMs: env.SLOW_REQUEST_MS,
       slowQueryMs: env.SLOW_QUERY_MS,
+    },
+    telemetry: {
+      metrics: { host: env.METRICS_HOST ?? env.HOST, port: env.METRICS_PORT },
+      tracing: {
+        enabled:
+          !env.OTEL_SDK_DISABLED &&
+          Boolean(env.OTEL_EXPORTER_OTLP_ENDPOINT || env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT),
+        url:
+          env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ??
+          (env.OTEL_EXPORTER_OTLP_ENDPOINT
+            ? `${env.OTEL_EXPORTER_OTLP_ENDPOINT.replace(/\/+$/, '')}/v1/traces`
+            : undefined),
+        protocol: env.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL ?? env.OTEL_EXPORTER_OTLP_PROTOCOL,
+        headers: env.OTEL_EXPORTER_OTLP_HEADERS,
+        timeoutMs: env.OTEL_EXPORTER_OTLP_TIMEOUT,
+        sampler: env.OTEL_TRACES_SAMPLER,
+        samplerRatio: env.OTEL_TRACES_SAMPLER_ARG,
+        batch: {
+          scheduledDelayMillis: env.OTEL_BSP_SCHEDULE_DELAY,
+          exportTimeoutMillis: env.OTEL_BSP_EXPORT_TIMEOUT,
+          maxQueueSize: env.OTEL_BSP_MAX_QUEUE_SIZE,
+          maxExportBatchSize: Math.min(env.OTEL_BSP_MAX_EXPORT_BATCH_SIZE, env.OTEL_BSP_MAX_QUEUE_SIZE),
+        },
+        serviceName: env.OTEL_SERVICE_NAME,
+        resourceAttributes: env.OTEL_RESOURCE_ATTRIBUTES,
+      },
     },
     dataDir: env.DATA_DIR,
     database: {

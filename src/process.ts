@@ -5,6 +5,12 @@ import { ConfigError, loadConfig } from './config.ts';
 import { runPrimary, superviseWorker } from './platform/cluster.ts';
 import { createLogger } from './platform/logger.ts';
 import { exitOnSignals, startServer } from './server.ts';
+import {
+  answerPrimaryScrapes,
+  clusterMetrics,
+  localMetrics,
+  startMetricsServer,
+} from './telemetry/metrics-server.ts';
 
 /** Config from the environment, then serve until a signal; `modules` lets tests mount probe routes. */
 export async function runProcess(options: { modules?: ApiModule[] } = {}): Promise<void> {
@@ -13,17 +19,27 @@ export async function runProcess(options: { modules?: ApiModule[] } = {}): Promi
     const logger = createLogger({ level: config.logLevel });
     if (cluster.isPrimary && config.process.webConcurrency > 1) {
       runPrimary(config, logger);
+      await startMetricsServer(config.telemetry.metrics, clusterMetrics(), logger);
       return;
     }
+    // The SDK module is loaded only when tracing is on: off, not one of its modules is imported.
+    const tracing = config.telemetry.tracing.enabled
+      ? await (await import('./telemetry/sdk.ts')).startTracing(config.telemetry.tracing, logger)
+      : undefined;
     const running = await startServer({ config, logger, modules: options.modules });
+    // Spans still buffered are exported once the server has drained.
+    const shutdown: typeof running.shutdown = (reason, shutdownOptions) =>
+      running.shutdown(reason, shutdownOptions).finally(() => tracing?.shutdown());
     if (cluster.isWorker) {
+      answerPrimaryScrapes();
       superviseWorker({
         maxRequests: config.process.maxRequestsPerWorker,
         countRequests: (onRequest) => running.server.on('request', onRequest),
-        shutdown: running.shutdown,
+        shutdown,
       });
     } else {
-      exitOnSignals(running, logger);
+      await startMetricsServer(config.telemetry.metrics, localMetrics, logger);
+      exitOnSignals({ ...running, shutdown }, logger);
       logger.info({ url: running.url, workers: 1 }, 'ready');
     }
   } catch (error) {

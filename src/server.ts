@@ -13,6 +13,7 @@ import type { Logger } from './platform/logger.ts';
 import { PROBLEMS, type ProblemCode, problemTypeUrl } from './platform/problem.ts';
 import { createServices, type Services } from './services.ts';
 import { createStorage } from './storage/storage.ts';
+import { watchRuntimeMode } from './telemetry/metrics.ts';
 
 const RECYCLE_DRAIN_MS = 1000;
 const IDLE_GRACE_MS = 250;
@@ -48,6 +49,7 @@ export async function startServer(options: {
   const storage = createStorage({ ...config.s3, endpoint });
   const services = await createServices({ config, database, storage, logger });
   await services.runtimeMode.start();
+  watchRuntimeMode(() => services.runtimeMode.mode);
   await services.principalChanges?.start();
   // In-process until the background worker exists; SKIP LOCKED keeps instances from colliding.
   services.sweeper.start(config.documents.sweepIntervalMs);

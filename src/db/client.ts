@@ -1,6 +1,7 @@
 import { drizzle } from 'drizzle-orm/postgres-js';
 import postgres from 'postgres';
 import type { Config } from '../config.ts';
+import { dbPools } from '../telemetry/metrics.ts';
 import { type QueryTimingOptions, withQueryTiming } from './query-timing.ts';
 import * as schema from './schema.ts';
 
@@ -16,7 +17,9 @@ export function createDatabase(config: Config['database'] & { url: string }, tim
     connection: { application_name: 'stowage-api', statement_timeout: config.statementTimeoutMs },
     onnotice: () => {},
   });
-  const sql = timing ? withQueryTiming(raw, timing) : raw;
+  const pool = { busy: 0, max: config.poolMax };
+  const sql = timing ? withQueryTiming(raw, { ...timing, pool }) : raw;
+  if (timing) dbPools.add(pool);
   const db = drizzle(sql, { schema, casing: 'snake_case' });
 
   return {
@@ -27,7 +30,10 @@ export function createDatabase(config: Config['database'] & { url: string }, tim
     async ping(signal: AbortSignal): Promise<void> {
       await withAbort(sql`select 1`, signal);
     },
-    close: (timeoutS = 5) => sql.end({ timeout: timeoutS }),
+    close: (timeoutS = 5) => {
+      dbPools.delete(pool);
+      return sql.end({ timeout: timeoutS });
+    },
   };
 }
 

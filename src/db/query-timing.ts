@@ -1,20 +1,31 @@
 import type postgres from 'postgres';
 import type { Logger } from '../platform/logger.ts';
 import { currentRequest } from '../platform/request-context.ts';
+import { operationOf, recordQuery, startQuerySpan } from '../telemetry/db.ts';
+import type { PoolLoad } from '../telemetry/metrics.ts';
+import { failSpan, inSpan, SpanKind } from '../telemetry/tracing.ts';
 
 type Sql = postgres.Sql | postgres.TransactionSql;
 
-export type QueryTimingOptions = { logger: Logger; slowQueryMs: number };
+export type QueryTimingOptions = {
+  logger: Logger;
+  slowQueryMs: number;
+  /** The pool's load gauge: statements outside a transaction, and transactions, count while they run. */
+  pool?: PoolLoad;
+};
 
 /**
  * postgres.js has no query hooks (and drizzle 0.45's tracing is inert), so the client is wrapped: every
  * query's time is added to the current request (Server-Timing, the access log), and a query slower than
  * `slowQueryMs` is logged with its text, never its parameters. Transactions and savepoints are wrapped
- * too. The later OpenTelemetry span per query belongs here as well.
+ * too. Each statement is also a `db_client_operation_duration_seconds` sample and, when tracing runs, a
+ * CLIENT span (its text, never its parameters); a transaction is a span around its statements.
  */
 export function withQueryTiming<T extends Sql>(sql: T, options: QueryTimingOptions): T {
-  const record = (text: string, started: number) => {
+  const { pool } = options;
+  const record = (text: string, operation: string, started: number) => {
     const ms = performance.now() - started;
+    recordQuery(operation, ms / 1000);
     const request = currentRequest();
     if (request) {
       request.db.queries++;
@@ -33,14 +44,22 @@ export function withQueryTiming<T extends Sql>(sql: T, options: QueryTimingOptio
         if (typeof value !== 'function') return value;
         if (property === 'then') {
           return (onFulfilled?: (v: unknown) => unknown, onRejected?: (e: unknown) => unknown) => {
+            const operation = operationOf(text);
+            const span = startQuerySpan(text, operation);
+            if (pool) pool.busy++;
             const started = performance.now();
             return target.then(
               (result) => {
-                record(text, started);
+                if (pool) pool.busy--;
+                record(text, operation, started);
+                span?.end();
                 return onFulfilled ? onFulfilled(result) : result;
               },
               (error) => {
-                record(text, started);
+                if (pool) pool.busy--;
+                record(text, operation, started);
+                failSpan(span, error);
+                span?.end();
                 if (onRejected) return onRejected(error);
                 throw error;
               },
@@ -58,7 +77,7 @@ export function withQueryTiming<T extends Sql>(sql: T, options: QueryTimingOptio
 
   const wrapCallback =
     (callback: (tx: postgres.TransactionSql) => unknown) => (tx: postgres.TransactionSql) =>
-      callback(withQueryTiming(tx, options));
+      callback(withQueryTiming(tx, { ...options, pool: undefined }));
 
   // Built once: `unsafe` is read on every query drizzle runs.
   const wrapped: Record<PropertyKey, unknown> = {
@@ -74,7 +93,20 @@ export function withQueryTiming<T extends Sql>(sql: T, options: QueryTimingOptio
     wrapped[name] = (...args: unknown[]) => {
       const last = args.length - 1;
       args[last] = wrapCallback(args[last] as (tx: postgres.TransactionSql) => unknown);
-      return original.apply(sql, args);
+      // One connection for the whole transaction; its statements are children of this span.
+      return inSpan(
+        name === 'begin' ? 'transaction' : 'savepoint',
+        { 'db.system.name': 'postgresql' },
+        async () => {
+          if (pool) pool.busy++;
+          try {
+            return await (original.apply(sql, args) as Promise<unknown>);
+          } finally {
+            if (pool) pool.busy--;
+          }
+        },
+        SpanKind.INTERNAL,
+      );
     };
   }
 

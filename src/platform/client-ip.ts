@@ -61,6 +61,10 @@ function addressOf(entry: string): string | undefined {
 const isTrusted = (proxies: TrustedProxies, address: string) =>
   proxies.list.check(address, isIP(address) === 6 ? 'ipv6' : 'ipv4');
 
+/** Whether the socket peer is one of the trusted proxies (whose `traceparent` is believed, too). */
+export const isTrustedPeer = (proxies: TrustedProxies, peer: string): boolean =>
+  isTrusted(proxies, normaliseIp(peer));
+
 type Hop = { for?: string; proto?: string };
 
 function hopsOf(proxies: TrustedProxies, headers: Headers): Hop[] | undefined {

@@ -1,4 +1,5 @@
 import type { MiddlewareHandler } from 'hono';
+import { httpHandlerTimeouts } from '../telemetry/metrics.ts';
 import type { AppEnv } from './app-env.ts';
 import { AppError } from './problem.ts';
 import { isStreamedUpload } from './security.ts';
@@ -32,6 +33,7 @@ export const handlerTimeout =
     const expired = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
         const reason = new AppError('timeout', { detail: `No response within ${ms} ms` });
+        httpHandlerTimeouts.inc();
         reject(reason); // first, so the race settles with the 504 rather than the handler's AbortError
         controller.abort(reason);
       }, ms);

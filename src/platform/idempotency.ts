@@ -3,6 +3,7 @@ import { and, eq, lt, sql } from 'drizzle-orm';
 import type { MiddlewareHandler } from 'hono';
 import { z } from 'zod';
 import { idempotencyKeys } from '../db/platform.tables.ts';
+import { idempotencyOutcomes } from '../telemetry/metrics.ts';
 import type { AppEnv } from './app-env.ts';
 import { AppError } from './problem.ts';
 
@@ -82,9 +83,16 @@ export const idempotent =
 
     if (!claimed) {
       const [existing] = await db.select().from(idempotencyKeys).where(where);
-      if (!existing) throw new AppError('idempotency_in_progress', { headers: { 'Retry-After': '1' } });
-      if (existing.fingerprint !== fingerprintHex) throw new AppError('idempotency_key_reused');
+      if (!existing) {
+        idempotencyOutcomes.inc({ outcome: 'in_progress' });
+        throw new AppError('idempotency_in_progress', { headers: { 'Retry-After': '1' } });
+      }
+      if (existing.fingerprint !== fingerprintHex) {
+        idempotencyOutcomes.inc({ outcome: 'conflict' });
+        throw new AppError('idempotency_key_reused');
+      }
       if (existing.responseStatus !== null) {
+        idempotencyOutcomes.inc({ outcome: 'replayed' });
         const headers = new Headers(existing.responseHeaders ?? {});
         headers.set('Idempotent-Replayed', 'true');
         return c.body(
@@ -99,8 +107,12 @@ export const idempotent =
         .set({ lockedUntil: new Date(Date.now() + LOCK_MS) })
         .where(and(where, lt(idempotencyKeys.lockedUntil, new Date())))
         .returning({ key: idempotencyKeys.key });
-      if (!takenOver) throw new AppError('idempotency_in_progress', { headers: { 'Retry-After': '1' } });
+      if (!takenOver) {
+        idempotencyOutcomes.inc({ outcome: 'in_progress' });
+        throw new AppError('idempotency_in_progress', { headers: { 'Retry-After': '1' } });
+      }
     }
+    idempotencyOutcomes.inc({ outcome: 'executed' });
 
     await next();
 

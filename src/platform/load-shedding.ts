@@ -1,4 +1,5 @@
 import type { MiddlewareHandler } from 'hono';
+import { httpShedRequests } from '../telemetry/metrics.ts';
 import type { AppEnv } from './app-env.ts';
 import { AppError } from './problem.ts';
 
@@ -15,6 +16,7 @@ export function loadShedding(max: number) {
   const middleware: MiddlewareHandler<AppEnv> = async (c, next) => {
     if (EXEMPT.has(c.req.path)) return next();
     if (inFlight >= max) {
+      httpShedRequests.inc();
       throw new AppError('overloaded', {
         detail: `This instance is serving its maximum of ${max} requests`,
         headers: { 'Retry-After': '1' },

@@ -1,4 +1,5 @@
 import { type DestinationStream, type Logger, pino } from 'pino';
+import { activeTraceIds } from '../telemetry/tracing.ts';
 import { currentRequest } from './request-context.ts';
 
 export type { Logger };
@@ -37,10 +38,13 @@ export function createLogger(options: { level: string; destination?: Destination
     base: { service: 'stowage' },
     timestamp: pino.stdTimeFunctions.isoTime,
     formatters: { level: (label: string) => ({ level: label }) },
-    // Ties every line written while a request runs to that request, wherever it is logged from.
+    // Ties every line written while a request runs to that request (and its trace, when one is
+    // recorded), wherever it is logged from.
     mixin: () => {
       const request = currentRequest();
-      return request ? { request_id: request.requestId } : {};
+      if (!request) return {};
+      const trace = activeTraceIds();
+      return trace ? { request_id: request.requestId, ...trace } : { request_id: request.requestId };
     },
   };
   const logger = pino({ ...shared, redact: { paths: REDACT_PATHS, censor: '[redacted]' } }, destination);

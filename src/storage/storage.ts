@@ -9,6 +9,7 @@ import {
 import { Upload } from '@aws-sdk/lib-storage';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import type { Config } from '../config.ts';
+import { instrumentS3 } from '../telemetry/s3.ts';
 
 export type Storage = ReturnType<typeof createStorage>;
 
@@ -29,6 +30,7 @@ export function createStorage(config: Config['s3'] & { endpoint: string }) {
     maxAttempts: 3,
   });
   const bucket = config.bucket;
+  instrumentS3(client, bucket); // a span and a duration sample per S3 call
 
   return {
     client,

@@ -79,6 +79,8 @@ export async function testEnv(overrides: Env = {}): Promise<Record<string, strin
     S3_ACCESS_KEY_ID: s3AccessKey,
     S3_SECRET_ACCESS_KEY: s3SecretKey,
     S3_TIMEOUT_MS: '3000',
+    // Spawned servers open the metrics listener: any free port, since test files run in parallel.
+    METRICS_PORT: '0',
     // Files that are not about rate limits make many calls from one IP; they get generous limits.
     ...GENEROUS_LIMITS,
     ...(Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined)) as Record<

@@ -2,6 +2,7 @@ import type { RouteHandler } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import type { AppEnv } from '../../platform/app-env.ts';
 import { AppError } from '../../platform/problem.ts';
+import { countAuth } from '../../telemetry/outcomes.ts';
 import { auditContextOf } from '../audit/audit-context.ts';
 import { toUser } from '../users/users.schemas.ts';
 import type {
@@ -45,14 +46,20 @@ export const register: RouteHandler<typeof registerRoute, AppEnv> = async (c) =>
 };
 
 export const login: RouteHandler<typeof loginRoute, AppEnv> = async (c) =>
-  issuedResponse(c, await c.get('services').sessions.login(c.req.valid('json'), clientOf(c)));
+  issuedResponse(
+    c,
+    await countAuth('password', c.get('services').sessions.login(c.req.valid('json'), clientOf(c))),
+  );
 
 export const refresh: RouteHandler<typeof refreshRoute, AppEnv> = async (c) => {
   assertAllowedOrigin(c);
   const token = readRefreshCookie(c);
   if (!token) throw new AppError('unauthenticated', { detail: 'No refresh cookie' });
   try {
-    return issuedResponse(c, await c.get('services').sessions.refresh(token, clientOf(c)));
+    return issuedResponse(
+      c,
+      await countAuth('refresh', c.get('services').sessions.refresh(token, clientOf(c))),
+    );
   } catch (error) {
     clearRefreshCookie(c);
     throw error;

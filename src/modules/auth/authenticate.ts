@@ -2,6 +2,7 @@ import type { Context, MiddlewareHandler } from 'hono';
 import type { AppEnv, Principal, VariablesOf } from '../../platform/app-env.ts';
 import { AppError } from '../../platform/problem.ts';
 import { clientKey, rateLimit } from '../../platform/rate-limit/rate-limit.middleware.ts';
+import { bearerMethod, countAuth } from '../../telemetry/outcomes.ts';
 
 const CHALLENGE = { 'WWW-Authenticate': 'Bearer realm="stowage"' };
 
@@ -65,7 +66,7 @@ export const requireUser =
     failures.assertNotBlocked(address);
     let principal: Principal;
     try {
-      principal = await identify(c);
+      principal = await countAuth(bearerMethod(c.req.header('authorization')), identify(c));
     } catch (error) {
       if (error instanceof AppError && error.code === 'unauthenticated')
         await failures.recordFailure(address);

@@ -1,4 +1,5 @@
 import { LRUCache } from 'lru-cache';
+import { sessionCacheListenerUp, sessionCacheLookups } from '../../telemetry/metrics.ts';
 import type { UserRow } from '../users/users.tables.ts';
 
 /** What a session request needs to know of its account once the session is known to be live. */
@@ -48,7 +49,9 @@ export function createSessionCache(options: { ttlMs: number; max?: number; holdM
 
   return {
     get(sessionId: string): SessionHolder | undefined {
-      return trusted ? entries.get(sessionId) : undefined;
+      const holder = trusted ? entries.get(sessionId) : undefined;
+      sessionCacheLookups.inc({ outcome: holder ? 'hit' : 'miss' });
+      return holder;
     },
     /** Taken before a lookup and handed to `set`, which drops the result if anything was evicted since. */
     version: () => generation,
@@ -81,10 +84,12 @@ export function createSessionCache(options: { ttlMs: number; max?: number; holdM
     trust() {
       clear();
       trusted = true;
+      sessionCacheListenerUp.set(1);
     },
     /** The change channel is lost: changes may go unseen, so answer nothing until `trust()`. */
     distrust() {
       trusted = false;
+      sessionCacheListenerUp.set(0);
       clear();
     },
     get size() {

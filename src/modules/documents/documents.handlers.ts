@@ -8,6 +8,7 @@ import type { AppEnv } from '../../platform/app-env.ts';
 import { decodeCursor, encodeCursor } from '../../platform/cursor.ts';
 import { fromPublicId } from '../../platform/ids.ts';
 import { AppError } from '../../platform/problem.ts';
+import { countUpload } from '../../telemetry/outcomes.ts';
 import { auditContextOf } from '../audit/audit-context.ts';
 import { principalOf } from '../auth/authenticate.ts';
 import type {
@@ -67,11 +68,14 @@ export const uploadDocument: RouteHandler<typeof uploadDocumentRoute, AppEnv> = 
   // connection and the client may lose the 413. @hono/node-server drains the rest (bounded: 64 MiB or
   // 500 ms) and then closes, so the answer goes out first.
   const { documents } = c.get('services');
-  const row = await documents.upload(
-    principalOf(c).userId,
-    { contentType, contentLength: declared ? Number(declared) : undefined, body },
+  const row = await countUpload(
+    documents.upload(
+      principalOf(c).userId,
+      { contentType, contentLength: declared ? Number(declared) : undefined, body },
+      c.get('signal'),
+      auditContextOf(c),
+    ),
     c.get('signal'),
-    auditContextOf(c),
   );
   const document = toDocument(row);
   c.header('Location', `/v1/documents/${document.id}`);

@@ -1,5 +1,7 @@
 import type { MiddlewareHandler } from 'hono';
 import ipaddr from 'ipaddr.js';
+import { rateLimitDecisions } from '../../telemetry/metrics.ts';
+import { inSpan } from '../../telemetry/tracing.ts';
 import type { AppEnv } from '../app-env.ts';
 import { AppError } from '../problem.ts';
 import { currentRequest } from '../request-context.ts';
@@ -35,12 +37,18 @@ export function rateLimit(policy: RoutePolicy): RateLimitMiddleware {
     const principal = c.get('principal');
     if (policy === 'principal' && !principal) throw new Error('rateLimit("principal") before requireUser()');
     const started = performance.now();
-    const decision =
-      policy !== 'principal'
-        ? await limits.consume(policy, clientKey(c.get('clientIp')))
-        : principal!.via === 'api_key'
-          ? await limits.consume('api_key', principal!.apiKeyId!, principal!.tier)
-          : await limits.consume('account', principal!.userId);
+    const name = policy !== 'principal' ? policy : principal!.via === 'api_key' ? 'api_key' : 'account';
+    const decision = await inSpan(`ratelimit ${name}`, { 'stowage.ratelimit.policy': name }, async (span) => {
+      const decided =
+        policy !== 'principal'
+          ? await limits.consume(policy, clientKey(c.get('clientIp')))
+          : principal!.via === 'api_key'
+            ? await limits.consume('api_key', principal!.apiKeyId!, principal!.tier)
+            : await limits.consume('account', principal!.userId);
+      span?.setAttribute('stowage.ratelimit.outcome', decided.allowed ? 'allowed' : 'rejected');
+      return decided;
+    });
+    rateLimitDecisions.inc({ policy: name, outcome: decision.allowed ? 'allowed' : 'rejected' });
     const request = currentRequest();
     if (request) request.rateLimitMs += performance.now() - started;
     const headers = rateLimitHeaders(decision.windows, !decision.allowed);

@@ -6,6 +6,7 @@ import {
   RateLimiterRes,
 } from 'rate-limiter-flexible';
 import type { Config } from '../../config.ts';
+import { rateLimitDecisions, recordRateLimitFallback } from '../../telemetry/metrics.ts';
 import type { Logger } from '../logger.ts';
 import { AppError } from '../problem.ts';
 import { createLimiterPool } from './limiter-pool.ts';
@@ -34,6 +35,7 @@ function fallbackRecorder(logger: Logger, intervalMs = 10_000) {
   let lastLog = Number.NEGATIVE_INFINITY;
   return {
     record(policy: string) {
+      recordRateLimitFallback(policy);
       total++;
       sinceLog++;
       const now = Date.now();
@@ -202,7 +204,9 @@ export function createRateLimits(deps: { config: Config; databaseUrl: string; lo
       async assertNotLocked(email: string): Promise<void> {
         if (!settings.enabled) return;
         const res = await failures.limiter.get(emailKey(email));
-        if (!res || res.consumedPoints < failures.rate.points) return;
+        const locked = res !== null && res.consumedPoints >= failures.rate.points;
+        rateLimitDecisions.inc({ policy: 'login_failures', outcome: locked ? 'rejected' : 'allowed' });
+        if (!res || !locked) return;
         const window = windowOf(failures.policy, failures.rate, res, false);
         throw new AppError('rate_limited', {
           detail: `Too many failed logins for this account; retry in ${window.resetS} s`,
@@ -233,6 +237,7 @@ export function createRateLimits(deps: { config: Config; databaseUrl: string; lo
         if (!settings.enabled) return;
         const limiter = authFailures.limiter as unknown as InMemoryBlocks & RateLimiterPostgres;
         const ms = limiter.getInMemoryBlockMsBeforeExpire(limiter.getKey(key));
+        if (ms > 0) rateLimitDecisions.inc({ policy: 'auth_failures', outcome: 'rejected' });
         if (ms > 0)
           throw tooManyFailures(
             windowOf(authFailures.policy, authFailures.rate, new RateLimiterRes(0, ms), false),
@@ -241,6 +246,7 @@ export function createRateLimits(deps: { config: Config; databaseUrl: string; lo
       async recordFailure(key: string): Promise<void> {
         if (!settings.enabled) return;
         const { allowed, res } = await settle(authFailures.limiter, key);
+        rateLimitDecisions.inc({ policy: 'auth_failures', outcome: allowed ? 'allowed' : 'rejected' });
         if (!allowed) throw tooManyFailures(windowOf(authFailures.policy, authFailures.rate, res, false));
       },
     },
