@@ -7,7 +7,7 @@ export const worker = () =>
   dashboard(
     DASHBOARD_UIDS.worker,
     'Stowage / Worker',
-    'Jobs by queue: completed, failed for good (dead-lettered), waiting, their duration, and export bytes.',
+    'Jobs by queue: completed, failed attempts, dead-lettered, waiting and active, their duration, and export bytes.',
   )
     .withRow(row('Jobs by queue'))
     .withPanel(
@@ -20,18 +20,27 @@ export const worker = () =>
     )
     .withPanel(
       graph(
-        'Jobs dead-lettered by queue',
-        'Jobs that exhausted their retries, per second.',
+        'Failed attempts by queue',
+        'Job attempts that failed per second (retried, or dead-lettered once retries run out).',
         'ops',
         prom(`sum by (queue) (rate(stowage_jobs_failed_total[${RATE}]))`, '{{queue}}'),
       ),
     )
     .withPanel(
       graph(
-        'Backlog by queue',
-        'Jobs waiting to be picked up.',
+        'Jobs dead-lettered by queue',
+        'Jobs waiting in the dead-letter queue (retries exhausted). Queue depths are cluster-wide: max, not sum.',
         'short',
-        prom('sum by (queue) (stowage_jobs_queued)', '{{queue}}'),
+        prom('max by (queue) (stowage_jobs_dead_lettered)', '{{queue}}'),
+      ),
+    )
+    .withPanel(
+      graph(
+        'Backlog by queue',
+        'Jobs waiting to be picked up, and being worked on (cluster-wide values: max over workers).',
+        'short',
+        prom('max by (queue) (stowage_jobs_queued)', '{{queue}} queued', 'A'),
+        prom('max by (queue) (stowage_jobs_active)', '{{queue}} active', 'B'),
       ),
     )
     .withPanel(
@@ -40,8 +49,8 @@ export const worker = () =>
         'stowage_job_duration_seconds, 95th percentile.',
         's',
         prom(
-          `histogram_quantile(0.95, sum by (le, queue) (rate(stowage_job_duration_seconds_bucket[${RATE}])))`,
-          '{{queue}}',
+          `histogram_quantile(0.95, sum by (le, queue, outcome) (rate(stowage_job_duration_seconds_bucket[${RATE}])))`,
+          '{{queue}} {{outcome}}',
         ),
       ),
     )
