@@ -44,7 +44,7 @@ const FUNCTIONS = new Set(
 );
 
 /** The metric names a PromQL expression selects: identifiers outside label matchers, groupings and strings. */
-export function metricNames(expr: string): string[] {
+function metricNames(expr: string): string[] {
   const bare = expr
     .replace(/"(?:[^"\\]|\\.)*"/g, '""')
     .replace(/\{[^}]*\}/g, '')
