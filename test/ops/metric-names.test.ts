@@ -55,7 +55,7 @@ function metricNames(expr: string): string[] {
 }
 
 describe('metric names in dashboards and rules', async () => {
-  const api = (await registry.getMetricsAsJSON()).map((m) => ({ name: m.name, type: m.type as string }));
+  const api = (await registry.getMetricsAsJSON()).map((m) => ({ name: m.name, type: String(m.type) }));
   const worker = await workerMetricNames();
   const recorded = rules().flatMap((r) => (r.record ? [r.record] : []));
   const known = new Set([...api.flatMap(seriesNames), ...worker.flatMap(seriesNames), ...recorded, 'up']);
