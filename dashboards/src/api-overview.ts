@@ -47,11 +47,22 @@ export const apiOverview = () =>
     .withPanel(
       graph(
         'p95 duration by route',
-        '95th percentile of request duration per route; exemplars (dots) open the trace of a slow request.',
+        "95th percentile of request duration per route (the app's own histogram, exact for every request).",
         's',
         prom(
           `histogram_quantile(0.95, sum by (le, http_route) (rate(${HTTP}_bucket{${NOT_PROBE}}[${RATE}])))`,
           '{{http_route}}',
+        ),
+      ),
+    )
+    .withPanel(
+      graph(
+        'Server span p95 by route, with exemplars (Tempo span metrics)',
+        "The same latency from traces (Tempo's metrics generator): each exemplar dot is one sampled request; click it to open its trace.",
+        's',
+        prom(
+          `histogram_quantile(0.95, sum by (le, span_name) (rate(traces_spanmetrics_latency_bucket{service="stowage-api", span_kind="SPAN_KIND_SERVER"}[${RATE}])))`,
+          '{{span_name}}',
         ),
       ),
     )

@@ -1,12 +1,13 @@
 // Logs and traces: the error and slow-request lines in Loki, every line of one request (by its
 // request_id, the value an error body and the X-Request-ID header carry), and Tempo searches.
-// Logs reach Loki over OTLP: service.name is the `service_name` label; request_id, trace_id, span_id
-// and the other log fields are structured metadata, filtered without a parser.
-import { CustomVariableBuilder, TextBoxVariableBuilder } from '@grafana/grafana-foundation-sdk/dashboard';
+// The collector ships the processes' stdout to Loki over OTLP (ops/otel-collector/config.yaml): pino's
+// `service` is the `service_name` label; level, request_id, route, duration_ms and the other fields are
+// structured metadata (filtered without a parser); trace_id and span_id are the record's trace context.
+import { TextBoxVariableBuilder } from '@grafana/grafana-foundation-sdk/dashboard';
 import { DASHBOARD_UIDS, dashboard, logPanel, logql, logRate, row, traceql, traceTable } from './panels.ts';
 
-const SERVICES = '{service_name=~"$service"}';
-const ERRORS = `${SERVICES} | severity_text=~"(?i)error|fatal"`;
+const SERVICES = '{service_name="stowage"}';
+const ERRORS = `${SERVICES} | level=~"error|fatal"`;
 
 export const logsTraces = () =>
   dashboard(
@@ -14,14 +15,6 @@ export const logsTraces = () =>
     'Stowage / Logs and traces',
     "Error and slow-request log lines, one request's whole trail by request_id, and Tempo searches for slow and failed traces.",
   )
-    .withVariable(
-      new CustomVariableBuilder('service')
-        .label('Service')
-        .values('stowage-api,stowage-worker')
-        .multi(true)
-        .includeAll(true)
-        .allValue('stowage-.*'),
-    )
     .withVariable(
       new TextBoxVariableBuilder('request_id')
         .label('Request ID')
@@ -49,8 +42,8 @@ export const logsTraces = () =>
     .withPanel(
       logRate(
         'Error lines per minute',
-        'Lines at level error or fatal, by service.',
-        logql(`sum by (service_name) (count_over_time(${ERRORS} [1m]))`),
+        'Lines at level error or fatal (each one links to its trace by trace_id).',
+        logql(`sum by (route) (count_over_time(${ERRORS} [1m]))`),
       ),
     )
     .withPanel(

@@ -8,6 +8,7 @@ import { path, readYaml } from './support.ts';
 type Allowed = {
   version: string;
   keys: string[];
+  operators?: string[];
   components?: Record<string, string[]>;
   removed?: string[];
 };
@@ -70,6 +71,17 @@ describe('otel-collector config', () => {
     }
     const defined = kinds.flatMap((kind) => Object.keys(config[kind] ?? {}).map((id) => `${kind}:${id}`));
     expect(defined.filter((d) => !used.has(d))).toEqual([]);
+  });
+
+  it('uses only filelog operators of the pinned version', () => {
+    const types = (config.receivers.filelog.operators as { type: string }[]).map((o) => o.type);
+    expect(types.filter((t) => !list.operators!.includes(t))).toEqual([]);
+  });
+
+  it('ships logs from container stdout (the app sends none over OTLP), lifting trace ids for the log → trace link', () => {
+    expect(config.service.pipelines.logs.receivers).toEqual(['filelog']);
+    const types = (config.receivers.filelog.operators as { type: string }[]).map((o) => o.type);
+    expect(types).toEqual(expect.arrayContaining(['container', 'json_parser', 'filter', 'trace_parser']));
   });
 
   it('puts memory_limiter first in every pipeline and sends traces to Tempo, logs to Loki over OTLP', () => {
@@ -152,7 +164,8 @@ describe('compose.observability.yml', () => {
       expect(service.read_only, name).toBe(true);
       expect(service.cap_drop, name).toEqual(['ALL']);
       expect(service.security_opt, name).toContain('no-new-privileges:true');
-      expect(service.user, name).toMatch(/^[1-9]\d*:\d+$/);
+      // The collector reads Docker's root-owned log files as uid 0, with no capability (see the file).
+      expect(service.user, name).toMatch(name === 'otel-collector' ? /^0:0$/ : /^[1-9]\d*:\d+$/);
       expect(service.deploy.resources.limits, name).toMatchObject({
         memory: expect.any(String),
         cpus: expect.any(String),

@@ -86,7 +86,6 @@ describe('dashboard queries', () => {
     // Grafana's provisioning loader turns `$$` into `$`; the link variables become concrete values.
     const logs = (tempo.jsonData.tracesToLogsV2.query as string)
       .replaceAll('$$', '$')
-      .replace('${__span.tags["service.name"]}', 'stowage-api')
       .replace('${__trace.traceId}', '4bf92f3577b34da6a3ce929d0e0e4736');
     expect(errors(logqlParser.parse(logs))).toEqual([]);
   });

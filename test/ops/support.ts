@@ -70,6 +70,5 @@ export function interpolate(query: string): string {
     .replaceAll('$__rate_interval', '1m')
     .replaceAll('$__interval', '15s')
     .replaceAll('$__auto', '1m')
-    .replaceAll('$service', 'stowage-.*')
     .replaceAll('$request_id', 'req-123');
 }
