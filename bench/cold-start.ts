@@ -1,9 +1,11 @@
 // Cold start: from `node` exec to the first /readyz 200, against an already-running Postgres and S3.
 // Measures the source entry (Node strips the types) and the built one (`pnpm build`, what containers run).
 import { spawn } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { freePort } from '../src/dev/free-port.ts';
+import { startOtlpSink } from './otlp-sink.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const RUNS = 5;
@@ -19,15 +21,27 @@ export const serverEnv = (stack: Stack, port: number, extra: Record<string, stri
   DATABASE_URL: stack.databaseUrl,
   S3_ENDPOINT: stack.s3Endpoint,
   S3_BUCKET: stack.bucket,
+  METRICS_PORT: '0', // several servers run at once
   ...extra,
 });
 
-async function once(entry: string, stack: Stack): Promise<number> {
+/** CPU time (user + system, ms) a process has used so far (/proc/<pid>/stat, clock ticks of 10 ms). */
+export async function cpuMs(pid: number): Promise<number> {
+  const fields = (await readFile(`/proc/${pid}/stat`, 'utf8')).split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}
+
+/** Wall time to the first /readyz 200, and the CPU the process used until then (steadier on a busy VM). */
+async function once(
+  entry: string,
+  stack: Stack,
+  extra: Record<string, string> = {},
+): Promise<{ ms: number; cpu: number }> {
   const port = await freePort();
   const started = performance.now();
   const child = spawn(process.execPath, [entry], {
     cwd: ROOT,
-    env: serverEnv(stack, port),
+    env: serverEnv(stack, port, extra),
     stdio: 'ignore',
   });
   try {
@@ -36,7 +50,7 @@ async function once(entry: string, stack: Stack): Promise<number> {
         (r) => r.status === 200,
         () => false,
       );
-      if (ready) return performance.now() - started;
+      if (ready) return { ms: performance.now() - started, cpu: await cpuMs(child.pid!) };
       await sleep(5);
     }
     throw new Error(`${entry} not ready within 30 s`);
@@ -49,18 +63,31 @@ async function once(entry: string, stack: Stack): Promise<number> {
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 
 export async function coldStart(stack: Stack) {
-  const rows = [];
-  for (const [name, entry] of [
-    ['cold start: node src/main.ts', 'src/main.ts'],
-    ['cold start: node dist/main.js', 'dist/main.js'],
-  ] as const) {
-    const runs: number[] = [];
-    for (let i = 0; i < RUNS; i++) runs.push(await once(entry, stack));
-    rows.push({
-      benchmark: name,
-      result: `${Math.round(median(runs))} ms median`,
-      note: `runs ${runs.map(Math.round).join(' ')}`,
-    });
+  // Tracing on: the SDK chunk is loaded and started (its exports go to a sink that drops them).
+  const sink = await startOtlpSink();
+  const variants = [
+    ['cold start: node src/main.ts', 'src/main.ts', {}],
+    ['cold start: node dist/main.js', 'dist/main.js', {}],
+    ['cold start: node dist/main.js, telemetry off', 'dist/main.js', { METRICS_ENABLED: 'false' }],
+    [
+      'cold start: node dist/main.js, tracing on',
+      'dist/main.js',
+      { OTEL_EXPORTER_OTLP_ENDPOINT: sink.endpoint },
+    ],
+  ] as const;
+  const runs: { ms: number; cpu: number }[][] = variants.map(() => []);
+  try {
+    // Interleaved: the VM's speed drifts between runs, and the variants are compared with each other.
+    for (let i = 0; i < RUNS; i++) {
+      for (const [index, [, entry, extra]] of variants.entries())
+        runs[index]!.push(await once(entry, stack, extra));
+    }
+  } finally {
+    await sink.close();
   }
-  return rows;
+  return variants.map(([name], index) => ({
+    benchmark: name,
+    result: `${Math.round(median(runs[index]!.map((r) => r.ms)))} ms median, ${median(runs[index]!.map((r) => r.cpu))} ms CPU`,
+    note: `runs ${runs[index]!.map((r) => Math.round(r.ms)).join(' ')}; CPU ms ${runs[index]!.map((r) => r.cpu).join(' ')}`,
+  }));
 }

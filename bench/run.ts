@@ -12,6 +12,7 @@ import { coldStart } from './cold-start.ts';
 import { hardeningTax, limiterOverhead } from './hardening-tax.ts';
 import { hotKey } from './hot-key.ts';
 import { sessionMix } from './session-mix.ts';
+import { telemetryBudget } from './telemetry.ts';
 import { uploadBenchmark } from './upload.ts';
 
 const dir = await mkdtemp(join(tmpdir(), 'stowage-bench-'));
@@ -24,7 +25,7 @@ try {
   execFileSync('pnpm', ['-s', 'build'], { stdio: 'inherit' });
   const stack = { databaseUrl: pg.url('bench'), s3Endpoint: s3.endpoint, bucket: 'bench' };
 
-  // `pnpm bench cold-start upload session-mix session-mix-paced hardening-tax limiter hot-key`: a subset;
+  // `pnpm bench cold-start upload session-mix session-mix-paced hardening-tax limiter hot-key telemetry`: a subset;
   // none: all.
   const only = process.argv.slice(2);
   const wanted = (name: string) => only.length === 0 || only.includes(name);
@@ -36,6 +37,7 @@ try {
   if (wanted('hardening-tax')) rows.push(...(await hardeningTax(stack)));
   if (wanted('limiter')) rows.push(...(await limiterOverhead(stack)));
   if (wanted('hot-key')) rows.push(...(await hotKey(stack)));
+  if (wanted('telemetry')) rows.push(...(await telemetryBudget(stack)));
 
   console.log(`\nStowage benchmarks — Node ${process.version}, ${cpus().length} cores (${cpus()[0]?.model})`);
   console.table(rows, ['benchmark', 'result', 'p50_ms', 'p95_ms', 'p99_ms', 'errors', 'note']);

@@ -138,6 +138,10 @@ export const envSchema = z.object({
     0,
     65535,
   ),
+  METRICS_ENABLED: bool(
+    'Record metrics and serve them on METRICS_PORT. `false`: no listener, and every instrument is a no-op.',
+    true,
+  ),
   OTEL_SDK_DISABLED: bool('`true` keeps tracing off even when an OTLP endpoint is set.', false),
   OTEL_EXPORTER_OTLP_ENDPOINT: z
     .url({ protocol: /^https?$/ })
@@ -463,7 +467,7 @@ const configSchema = envSchema
       slowQueryMs: env.SLOW_QUERY_MS,
     },
     telemetry: {
-      metrics: { host: env.METRICS_HOST ?? env.HOST, port: env.METRICS_PORT },
+      metrics: { enabled: env.METRICS_ENABLED, host: env.METRICS_HOST ?? env.HOST, port: env.METRICS_PORT },
       tracing: {
         enabled:
           !env.OTEL_SDK_DISABLED &&

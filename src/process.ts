@@ -5,6 +5,7 @@ import { ConfigError, loadConfig } from './config.ts';
 import { runPrimary, superviseWorker } from './platform/cluster.ts';
 import { createLogger } from './platform/logger.ts';
 import { exitOnSignals, startServer } from './server.ts';
+import { disableMetrics, startRuntimeMetrics } from './telemetry/metrics.ts';
 import {
   answerPrimaryScrapes,
   clusterMetrics,
@@ -17,9 +18,12 @@ export async function runProcess(options: { modules?: ApiModule[] } = {}): Promi
   try {
     const config = loadConfig();
     const logger = createLogger({ level: config.logLevel });
+    const metrics = config.telemetry.metrics;
+    if (metrics.enabled) startRuntimeMetrics();
+    else disableMetrics();
     if (cluster.isPrimary && config.process.webConcurrency > 1) {
       runPrimary(config, logger);
-      await startMetricsServer(config.telemetry.metrics, clusterMetrics(), logger);
+      if (metrics.enabled) await startMetricsServer(metrics, clusterMetrics(), logger);
       return;
     }
     // The SDK module is loaded only when tracing is on: off, not one of its modules is imported.
@@ -31,14 +35,14 @@ export async function runProcess(options: { modules?: ApiModule[] } = {}): Promi
     const shutdown: typeof running.shutdown = (reason, shutdownOptions) =>
       running.shutdown(reason, shutdownOptions).finally(() => tracing?.shutdown());
     if (cluster.isWorker) {
-      answerPrimaryScrapes();
+      if (metrics.enabled) answerPrimaryScrapes();
       superviseWorker({
         maxRequests: config.process.maxRequestsPerWorker,
         countRequests: (onRequest) => running.server.on('request', onRequest),
         shutdown,
       });
     } else {
-      await startMetricsServer(config.telemetry.metrics, localMetrics, logger);
+      if (metrics.enabled) await startMetricsServer(metrics, localMetrics, logger);
       exitOnSignals({ ...running, shutdown }, logger);
       logger.info({ url: running.url, workers: 1 }, 'ready');
     }

@@ -201,6 +201,16 @@ describe('tracing (OTEL_EXPORTER_OTLP_ENDPOINT set)', () => {
     expect(fresh.parentSpanId).toBe('');
   });
 
+  it('spans still buffered when SIGTERM arrives are exported before the process exits', async () => {
+    const server = await spawnServer(tracingEnv({ OTEL_BSP_SCHEDULE_DELAY: '600000' }));
+    await call(server, 'GET', '/livez', { headers: { 'x-request-id': 'flushed-on-exit' } });
+    await sleep(300);
+    expect(serverSpanOf('flushed-on-exit')).toBeUndefined(); // still in the batch
+    server.child.kill('SIGTERM');
+    expect((await server.exited).code).toBe(0);
+    expect(serverSpanOf('flushed-on-exit')).toMatchObject({ name: 'GET /livez' });
+  });
+
   it('a sampler ratio of 0 records no new trace, and log lines then carry no trace ids', async () => {
     const server = await spawnServer(tracingEnv({ OTEL_TRACES_SAMPLER_ARG: '0' }));
     const response = await call(server, 'GET', '/v1/me', { headers: { 'x-request-id': 'unsampled' } });

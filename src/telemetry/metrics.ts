@@ -249,9 +249,28 @@ export const eventLoopUtilization = new Gauge({
   },
 });
 
-// Node runtime: process_cpu_*, process_resident_memory_bytes, process_open_fds, nodejs_eventloop_lag_*,
-// nodejs_heap_*, nodejs_gc_duration_seconds, nodejs_active_handles, … (prom-client's defaults).
-collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: 20 });
+let runtimeMetrics = false;
+/**
+ * Node runtime: process_cpu_*, process_resident_memory_bytes, process_open_fds, nodejs_eventloop_lag_*,
+ * nodejs_heap_*, nodejs_gc_duration_seconds, nodejs_active_handles, … (prom-client's defaults). Started
+ * with the metrics listener: they keep an event-loop delay monitor and a GC observer running.
+ */
+export function startRuntimeMetrics(): void {
+  if (runtimeMetrics) return;
+  runtimeMetrics = true;
+  collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: 20 });
+}
+
+/**
+ * METRICS_ENABLED=false: every instrument becomes a no-op, so the request path pays nothing for them
+ * (the budget benchmark's baseline).
+ */
+export function disableMetrics(): void {
+  const noop = () => {};
+  for (const metric of registry.getMetricsAsArray()) {
+    Object.assign(metric, { inc: noop, dec: noop, set: noop, observe: noop, startTimer: () => noop });
+  }
+}
 
 /** Route label of a request that matched no route: raw paths would make one series per URL ever seen. */
 export const UNMATCHED_ROUTE = 'unmatched';

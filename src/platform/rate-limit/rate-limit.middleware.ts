@@ -1,11 +1,11 @@
 import type { MiddlewareHandler } from 'hono';
 import ipaddr from 'ipaddr.js';
 import { rateLimitDecisions } from '../../telemetry/metrics.ts';
-import { inSpan } from '../../telemetry/tracing.ts';
+import { failSpan, SpanKind, startSpan } from '../../telemetry/tracing.ts';
 import type { AppEnv } from '../app-env.ts';
 import { AppError } from '../problem.ts';
 import { currentRequest } from '../request-context.ts';
-import { type PolicyName, rateLimitHeaders } from './rate-limits.ts';
+import { type Decision, type PolicyName, rateLimitHeaders } from './rate-limits.ts';
 
 /**
  * The address a client-IP policy counts. An IPv6 client usually holds a whole /64 and could rotate
@@ -38,16 +38,23 @@ export function rateLimit(policy: RoutePolicy): RateLimitMiddleware {
     if (policy === 'principal' && !principal) throw new Error('rateLimit("principal") before requireUser()');
     const started = performance.now();
     const name = policy !== 'principal' ? policy : principal!.via === 'api_key' ? 'api_key' : 'account';
-    const decision = await inSpan(`ratelimit ${name}`, { 'stowage.ratelimit.policy': name }, async (span) => {
-      const decided =
+    // A leaf span (the limiter's own pool is not traced), so it is not made the active one.
+    const span = startSpan(`ratelimit ${name}`, { 'stowage.ratelimit.policy': name }, SpanKind.INTERNAL);
+    let decision: Decision;
+    try {
+      decision =
         policy !== 'principal'
           ? await limits.consume(policy, clientKey(c.get('clientIp')))
           : principal!.via === 'api_key'
             ? await limits.consume('api_key', principal!.apiKeyId!, principal!.tier)
             : await limits.consume('account', principal!.userId);
-      span?.setAttribute('stowage.ratelimit.outcome', decided.allowed ? 'allowed' : 'rejected');
-      return decided;
-    });
+      span?.setAttribute('stowage.ratelimit.outcome', decision.allowed ? 'allowed' : 'rejected');
+    } catch (error) {
+      failSpan(span, error);
+      throw error;
+    } finally {
+      span?.end();
+    }
     rateLimitDecisions.inc({ policy: name, outcome: decision.allowed ? 'allowed' : 'rejected' });
     const request = currentRequest();
     if (request) request.rateLimitMs += performance.now() - started;
