@@ -3,7 +3,7 @@
 // (src/jobs/metrics.ts), the SLO recording rules, and Prometheus's own `up`.
 import { existsSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { registry } from '../../src/telemetry/metrics.ts';
+import { registry, startRuntimeMetrics } from '../../src/telemetry/metrics.ts';
 import { dashboardTargets, interpolate, path, rules } from './support.ts';
 
 // The worker's catalogue (issue 13): read from its module once it is on this branch.
@@ -55,6 +55,7 @@ function metricNames(expr: string): string[] {
 }
 
 describe('metric names in dashboards and rules', async () => {
+  startRuntimeMetrics(); // the Node runtime metrics, as a process registers them when its listener starts
   const api = (await registry.getMetricsAsJSON()).map((m) => ({ name: m.name, type: String(m.type) }));
   const worker = await workerMetricNames();
   const recorded = rules().flatMap((r) => (r.record ? [r.record] : []));
