@@ -11,6 +11,9 @@ await build({
     main: 'src/main.ts',
     migrate: 'src/db/migrate.ts',
     'audit-verify': 'src/modules/audit/verify-command.ts',
+    // Backup and restore of document objects (ops/backup/, runbook/deploy.md).
+    backup: 'src/ops/backup.ts',
+    restore: 'src/ops/restore.ts',
   },
   outdir: 'dist',
   bundle: true,
