@@ -154,6 +154,33 @@ describe.skipIf(!hasNginx)('the nginx edge (ops/nginx/) in front of the app', ()
     expect(h2.alpn).toBe('h2');
   });
 
+  it('speaks TLS 1.2/1.3 with forward-secret AEAD ciphers only', async () => {
+    const port = Number(new URL(base).port);
+    const handshake = (options: {
+      minVersion?: 'TLSv1' | 'TLSv1.2' | 'TLSv1.3';
+      maxVersion?: 'TLSv1.1' | 'TLSv1.2' | 'TLSv1.3';
+      ciphers?: string;
+    }) =>
+      new Promise<string>((resolve) => {
+        const socket = connect({ host: '127.0.0.1', port, servername: 'localhost', ca, ...options });
+        socket.on('secureConnect', () => {
+          resolve(`${socket.getProtocol()} ${socket.getCipher().name}`);
+          socket.end();
+        });
+        socket.on('error', (error) => resolve(`refused: ${error.message}`));
+      });
+    expect(await handshake({})).toMatch(/^TLSv1\.3 TLS_/);
+    expect(await handshake({ maxVersion: 'TLSv1.2' })).toMatch(
+      /^TLSv1\.2 ECDHE-(ECDSA|RSA)-(AES\d+-GCM|CHACHA20)/,
+    );
+    expect(
+      await handshake({ minVersion: 'TLSv1', maxVersion: 'TLSv1.1', ciphers: 'DEFAULT:@SECLEVEL=0' }),
+    ).toMatch(/^refused/);
+    expect(
+      await handshake({ maxVersion: 'TLSv1.2', ciphers: 'AES128-SHA:AES256-SHA256:ECDHE-ECDSA-AES128-SHA' }),
+    ).toMatch(/^refused/);
+  });
+
   it('cuts a slowloris client at the header timeout while serving a normal client meanwhile', async () => {
     const port = Number(new URL(base).port);
     const started = performance.now();

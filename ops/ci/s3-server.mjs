@@ -19,7 +19,7 @@ const server = new S3rver({
   configureBuckets: process.env.S3_BUCKET ? [{ name: process.env.S3_BUCKET }] : [],
 });
 await server.run();
-console.log('s3 stand-in listening on :9000');
+process.stderr.write('s3 stand-in listening on :9000\n');
 const stop = () => server.close().then(() => process.exit(0));
 process.on('SIGTERM', stop);
 process.on('SIGINT', stop);

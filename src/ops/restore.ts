@@ -31,7 +31,8 @@ try {
 } catch {
   await client.send(new CreateBucketCommand({ Bucket: bucket }));
 }
-const listed = await client.send(new ListObjectsV2Command({ Bucket: bucket, MaxKeys: 1 }));
+// No MaxKeys: s3rver answers 500 to MaxKeys=1 on a bucket with objects; one page is plenty to tell.
+const listed = await client.send(new ListObjectsV2Command({ Bucket: bucket }));
 if ((listed.KeyCount ?? 0) > 0) fail(`bucket ${bucket} is not empty; restore into an empty one`, 4);
 
 for (const object of manifest.objects) {
