@@ -3,6 +3,7 @@
 #   scripts/containers.sh install   apt: docker.io, nginx, debootstrap; Compose v2 + buildx from Debian sid
 #   scripts/containers.sh start     dockerd under $CONTAINERS_DIR, stopped by pid with `stop`
 #   scripts/containers.sh bases     local base images under their upstream names (no registry is reachable)
+#   scripts/containers.sh ci-images postgres, nginx and S3 stand-ins for compose.ci.yml (after bases)
 #   scripts/containers.sh stop      stops that dockerd (which removes its bridges and iptables rules)
 #   scripts/containers.sh env       prints the exports a shell needs to talk to that dockerd
 # Everything lives under CONTAINERS_DIR (default .containers/ in the clone, git-ignored): nothing is
@@ -58,6 +59,8 @@ install() {
 start() {
   if [ -f "$D/dockerd.pid" ] && kill -0 "$(cat "$D/dockerd.pid")" 2>/dev/null; then return 0; fi
   mkdir -p "$D/data" "$D/exec"
+  # dockerd sets FORWARD to DROP and leaves its default bridge behind: remember what to restore.
+  [ -f "$D/forward-policy" ] || iptables -S FORWARD | awk '/^-P FORWARD/ {print $3}' >"$D/forward-policy"
   dockerd --data-root "$D/data" --exec-root "$D/exec" --pidfile "$D/dockerd.pid" \
     --host "$DOCKER_HOST" --storage-driver overlay2 --bip "$BRIDGE_IP" \
     --default-address-pool "base=$ADDRESS_POOL,size=24" >"$D/dockerd.log" 2>&1 &
@@ -76,9 +79,36 @@ stop() {
   # Containers first, so nothing is left running and dockerd exits promptly (it then drops its rules).
   docker ps -q | xargs -r docker rm -f >/dev/null 2>&1 || true
   kill "$pid" 2>/dev/null || true
-  for _ in $(seq 1 150); do kill -0 "$pid" 2>/dev/null || { log "dockerd $pid stopped"; return 0; }; sleep 0.2; done
-  log "dockerd $pid did not stop within 30 s"
-  return 1
+  for _ in $(seq 1 150); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
+  if kill -0 "$pid" 2>/dev/null; then log "dockerd $pid did not stop within 30 s"; return 1; fi
+  rm -f "$D/dockerd.pid"
+  log "dockerd $pid stopped"
+  clean_network
+}
+
+# A clean stop removes the per-network rules but keeps docker0, its NAT rule and the DOCKER* chains:
+# remove what this engine added (no other engine runs here) and restore the FORWARD policy.
+clean_network() {
+  ip link delete docker0 2>/dev/null || true
+  local table rule chain
+  for table in filter nat; do
+    iptables -t "$table" -S | grep -E '^-A (INPUT|FORWARD|OUTPUT|PREROUTING|POSTROUTING) .*(DOCKER|docker0|br-)' |
+      sed 's/^-A /-D /' | while read -r -a rule; do iptables -t "$table" "${rule[@]}"; done || true
+    iptables -t "$table" -S | grep -E '^-A (POSTROUTING) -s '"${BRIDGE_IP%.*}"'\.0/24 ' |
+      sed 's/^-A /-D /' | while read -r -a rule; do iptables -t "$table" "${rule[@]}"; done || true
+    for chain in DOCKER DOCKER-ISOLATION-STAGE-1 DOCKER-ISOLATION-STAGE-2 DOCKER-USER; do
+      iptables -t "$table" -F "$chain" 2>/dev/null || true
+    done
+    for chain in DOCKER DOCKER-ISOLATION-STAGE-1 DOCKER-ISOLATION-STAGE-2 DOCKER-USER; do
+      iptables -t "$table" -X "$chain" 2>/dev/null || true
+    done
+  done
+  [ -s "$D/forward-policy" ] && iptables -P FORWARD "$(cat "$D/forward-policy")"
+  if iptables-save | grep -qE 'DOCKER|docker0' || ip link show docker0 >/dev/null 2>&1; then
+    log "network rules of the engine are still there:"; iptables-save | grep -E 'DOCKER|docker0' >&2
+    return 1
+  fi
+  log "bridge and iptables rules removed"
 }
 
 have_image() { docker image inspect "$1" >/dev/null 2>&1; }
@@ -125,8 +155,13 @@ EOF
     log "node:24-bookworm-slim built ($(node --version))"
   fi
 
-  # CI-only stand-ins for compose.ci.yml; compose.yml keeps the upstream images.
-  if ! have_image stowage-ci/postgres:local; then
+}
+
+ci_images() {
+  # CI-only stand-ins for compose.ci.yml; compose.yml keeps the upstream images. Built side by side:
+  # their apt and npm downloads overlap.
+  local jobs=()
+  if ! have_image stowage-ci/postgres:local; then (
     # PG 15 from bookworm: server and its own pg_dump/pg_restore, like the upstream image's pairing.
     build_stdin stowage-ci/postgres:local "$ROOT/ops/ci" <<'EOF'
 FROM debian:bookworm-slim
@@ -141,8 +176,8 @@ ENTRYPOINT ["docker-entrypoint.sh"]
 CMD ["postgres"]
 EOF
     log "stowage-ci/postgres:local built"
-  fi
-  if ! have_image stowage-ci/nginx:local; then
+  ) & jobs+=($!); fi
+  if ! have_image stowage-ci/nginx:local; then (
     build_stdin stowage-ci/nginx:local "$ROOT/ops/ci" <<'EOF'
 FROM debian:bookworm-slim
 RUN apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nginx-light curl ca-certificates >/dev/null \
@@ -151,8 +186,8 @@ USER 101
 CMD ["nginx", "-g", "daemon off;"]
 EOF
     log "stowage-ci/nginx:local built"
-  fi
-  if ! have_image stowage-ci/s3:local; then
+  ) & jobs+=($!); fi
+  if ! have_image stowage-ci/s3:local; then (
     build_stdin stowage-ci/s3:local "$ROOT/ops/ci" <<'EOF'
 FROM node:24-bookworm-slim
 WORKDIR /s3
@@ -163,14 +198,19 @@ USER 1000
 CMD ["node", "/s3/server.mjs"]
 EOF
     log "stowage-ci/s3:local built"
-  fi
+  ) & jobs+=($!); fi
+  local job failed=0
+  for job in "${jobs[@]}"; do wait "$job" || failed=1; done
+  return "$failed"
 }
 
 case "${1:-}" in
   install) install ;;
   start) start ;;
   stop) stop ;;
+  clean-network) clean_network ;;
   bases) bases ;;
+  ci-images) ci_images ;;
   env) printf 'export DOCKER_HOST=%q DOCKER_CONFIG=%q\n' "$DOCKER_HOST" "$DOCKER_CONFIG" ;;
-  *) echo "usage: $0 install|start|bases|stop|env" >&2; exit 2 ;;
+  *) echo "usage: $0 install|start|bases|ci-images|stop|clean-network|env" >&2; exit 2 ;;
 esac

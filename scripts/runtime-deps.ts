@@ -1,15 +1,15 @@
 // `node scripts/runtime-deps.ts OUT`: the node_modules the dist/ bundle still needs at run time, copied
 // flat into OUT/node_modules (the container image ships only these, not the 360 MB of production
-// dependencies the bundle already contains). A package the bundle leaves external is found by scanning
-// dist/ for bare imports, and the build fails when one is missing from RUNTIME_PACKAGES, so a new
-// `external` in scripts/build.ts cannot ship an image that fails at start-up.
+// dependencies the bundle already contains). Every package the bundle leaves external is found by
+// scanning dist/ for bare imports and copied with its dependency closure, so a new `external` in
+// scripts/build.ts cannot ship an image that fails at start-up; RUNTIME_PACKAGES narrows a package
+// to the files that are actually read.
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, realpathSync } from 'node:fs';
 import { builtinModules } from 'node:module';
 import { dirname, join } from 'node:path';
 
-/** Package → the files it needs (undefined: the whole package and its dependency closure). */
-export const RUNTIME_PACKAGES: Record<string, string[] | undefined> = {
-  '@node-rs/argon2': undefined,
+/** Package → the only files it needs (any other external: the whole package and its dependency closure). */
+export const RUNTIME_PACKAGES: Record<string, string[]> = {
   // Only the browser bundle is read (src/platform/docs.ts); resolving the package needs its main file.
   '@scalar/api-reference': ['package.json', 'dist/index.js', 'dist/browser/standalone.js'],
 };
@@ -56,12 +56,6 @@ function locate(from: string, name: string): string | undefined {
 }
 
 export function copyRuntimeDeps(out: string): string[] {
-  const missing = [...bundleImports()].filter((name) => !(name in RUNTIME_PACKAGES));
-  if (missing.length) {
-    throw new Error(
-      `dist/ imports ${missing.join(', ')}: add them to RUNTIME_PACKAGES in ${import.meta.filename}`,
-    );
-  }
   const copied = new Map<string, string>(); // name → source directory
   const copy = (name: string, from: string, files?: string[]) => {
     const source = locate(from, name);
@@ -90,7 +84,7 @@ export function copyRuntimeDeps(out: string): string[] {
       if (locate(source, dep)) copy(dep, source);
     }
   };
-  for (const [name, files] of Object.entries(RUNTIME_PACKAGES)) copy(name, ROOT, files);
+  for (const name of bundleImports()) copy(name, ROOT, RUNTIME_PACKAGES[name]);
   return [...copied.keys()].sort();
 }
 

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  buildCiImages,
   buildImage,
   containersScript,
   containersWanted,
@@ -33,9 +34,11 @@ beforeAll(async () => {
   containersScript('start');
   const basesStarted = performance.now();
   containersScript('bases');
-  const seconds = buildImage(IMAGE);
+  const bases = (performance.now() - basesStarted) / 1000;
+  // The app image and the CI stand-ins only share the base images: build them side by side.
+  const [image, ci] = await Promise.all([buildImage(IMAGE), buildCiImages()]);
   console.info(
-    `[containers] bases ${((performance.now() - basesStarted) / 1000 - seconds).toFixed(0)} s, image build ${seconds.toFixed(0)} s`,
+    `[containers] base images ${bases.toFixed(0)} s; then side by side: app image ${image.toFixed(0)} s, CI stand-ins ${ci.toFixed(0)} s`,
   );
 }, 1_200_000);
 

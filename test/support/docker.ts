@@ -1,6 +1,6 @@
 // The container tests' tools: the engine that scripts/containers.sh runs under .containers/, the docker
 // CLI against it, an HTTPS client that trusts the test's own CA, and production-shaped secrets.
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { request as httpsRequest } from 'node:https';
@@ -39,6 +39,18 @@ export function run(
   return { status: result.status, stdout: result.stdout ?? '', stderr: result.stderr ?? '' };
 }
 
+/** Like run(), without blocking: for steps that overlap (CI images while the app image builds). */
+export function runAsync(command: string, args: string[]): Promise<Run> {
+  return new Promise((resolve) => {
+    const child = spawn(command, args, { cwd: ROOT, env: dockerEnv });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk));
+    child.on('close', (status) => resolve({ status, stdout, stderr }));
+  });
+}
+
 /** Runs and insists on exit 0; returns stdout. */
 export function must(command: string, args: string[], options: { input?: string; timeoutMs?: number } = {}) {
   const result = run(command, args, options);
@@ -55,9 +67,9 @@ export const containersScript = (step: string) =>
   must('bash', ['scripts/containers.sh', step], { timeoutMs: 900_000 });
 
 /** Builds Containerfile unchanged; returns the seconds it took. */
-export function buildImage(tag: string): number {
+export async function buildImage(tag: string): Promise<number> {
   const started = performance.now();
-  must('docker', [
+  const result = await runAsync('docker', [
     'buildx',
     'build',
     '--load',
@@ -73,6 +85,15 @@ export function buildImage(tag: string): number {
     'REVISION=ci',
     '.',
   ]);
+  if (result.status !== 0) throw new Error(`image build failed:\n${result.stderr.slice(-4000)}`);
+  return (performance.now() - started) / 1000;
+}
+
+/** The CI stand-in images (scripts/containers.sh ci-images); returns the seconds it took. */
+export async function buildCiImages(): Promise<number> {
+  const started = performance.now();
+  const result = await runAsync('bash', ['scripts/containers.sh', 'ci-images']);
+  if (result.status !== 0) throw new Error(`ci-images failed:\n${result.stderr.slice(-4000)}`);
   return (performance.now() - started) / 1000;
 }
 
