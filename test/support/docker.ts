@@ -16,11 +16,6 @@ export const dockerEnv: NodeJS.ProcessEnv = {
   DOCKER_CONFIG: join(DIR, 'config'),
 };
 
-/** The container tests run in CI (which must have them) and wherever Debian's engine is installed. */
-export const containersWanted = () =>
-  process.env.CI === 'true' ||
-  spawnSync('sh', ['-c', 'command -v dockerd'], { stdio: 'ignore' }).status === 0;
-
 export type Run = { status: number | null; stdout: string; stderr: string };
 
 export function run(

@@ -1,6 +1,6 @@
 // The image and the hardened run (issue 15): Containerfile built unchanged on locally made base images
-// (scripts/containers.sh), then run the way production runs it and checked from outside. The compose
-// stack, the edge and the backup drill are in compose.test.ts, which reuses this engine and image.
+// (scripts/containers.sh), then run the way production runs it and checked from outside; then the
+// compose stack through the TLS edge and the backup → wipe → restore drill, on the same engine.
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,7 +10,6 @@ import {
   buildCiImages,
   buildImage,
   containersScript,
-  containersWanted,
   docker,
   json,
   jsonLines,
@@ -21,14 +20,12 @@ import {
 import { edgeClient, randomBytesBuffer, sha256 } from './support/edge-client.ts';
 import { IMAGE, inspect, PROJECT, prepareStack, projectContainers, type Stack } from './support/stack.ts';
 
-const enabled = containersWanted();
 const suffix = `${process.pid}`;
 const NET = `stowage-hardened-${suffix}`;
 const names = { pg: `hardened-pg-${suffix}`, s3: `hardened-s3-${suffix}`, api: `hardened-api-${suffix}` };
 let tmp = '';
 
 beforeAll(async () => {
-  if (!enabled) return;
   tmp = mkdtempSync(join(tmpdir(), 'stowage-image-'));
   containersScript('install');
   containersScript('start');
@@ -43,7 +40,6 @@ beforeAll(async () => {
 }, 1_200_000);
 
 afterAll(() => {
-  if (!enabled) return;
   run('docker', ['rm', '-f', ...Object.values(names)]);
   run('docker', ['network', 'rm', NET]);
   if (stack) stack.composeRun('down', '-v', '--remove-orphans', '-t', '5');
@@ -54,7 +50,7 @@ afterAll(() => {
 
 let stack: Stack | undefined;
 
-describe.skipIf(!enabled)('the container image', () => {
+describe('the container image', () => {
   it('carries only the runtime: no build tools, package managers, caches or secrets in any layer', () => {
     const bytes = Number(docker('image', 'inspect', '-f', '{{.Size}}', IMAGE));
     console.info(`[containers] image ${IMAGE}: ${(bytes / 1024 / 1024).toFixed(1)} MiB`);
@@ -253,7 +249,7 @@ describe.skipIf(!enabled)('the container image', () => {
   });
 });
 
-describe.skipIf(!enabled)('the compose stack (compose.yml + compose.ci.yml) through the TLS edge', () => {
+describe('the compose stack (compose.yml + compose.ci.yml) through the TLS edge', () => {
   const email = `alice-${process.pid}@example.com`;
   const password = 'correct horse battery staple';
   let token = '';
