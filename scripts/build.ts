@@ -14,6 +14,9 @@ await build({
     migrate: 'src/db/migrate.ts',
     'audit-verify': 'src/modules/audit/verify-command.ts',
     worker: 'src/jobs/worker.ts',
+    // Backup and restore of document objects (ops/backup/, runbook/deploy.md).
+    backup: 'src/ops/backup.ts',
+    restore: 'src/ops/restore.ts',
   },
   outdir,
   bundle: true,
