@@ -16,6 +16,7 @@ import {
   requestArbitrary,
 } from './support/fuzz/requests.ts';
 import { createSender } from './support/fuzz/send.ts';
+import { freePort } from '../src/dev/free-port.ts';
 import { createTestBucket, createTestDatabase, testEnv } from './support/harness.ts';
 import { MAIN, type SpawnedServer, spawnServer } from './support/spawn.ts';
 
@@ -71,6 +72,8 @@ beforeAll(async () => {
     DATABASE_URL: await createTestDatabase(),
     S3_BUCKET: await createTestBucket(),
     WEB_CONCURRENCY: '2',
+    // A fixed port: with port 0, a respawned cluster worker would listen on a new random one.
+    PORT: String(await freePort()),
     BOOTSTRAP_ADMIN_EMAIL: ADMIN.email,
     BOOTSTRAP_ADMIN_PASSWORD: ADMIN.password,
     MAX_UPLOAD_BYTES: String(1024 * 1024),
