@@ -40,7 +40,10 @@ const startS3 = () => startEmbeddedS3({ dir: join(dir, 's3'), port: s3Port, buck
 async function call(path: string, init: RequestInit = {}, token?: string) {
   return fetch(`${server.url}${path}`, {
     ...init,
-    headers: { ...(init.headers as Record<string, string>), ...(token ? { authorization: `Bearer ${token}` } : {}) },
+    headers: {
+      ...(init.headers as Record<string, string>),
+      ...(token ? { authorization: `Bearer ${token}` } : {}),
+    },
   });
 }
 
@@ -85,6 +88,7 @@ async function recoveryMs(limitMs = 15_000) {
 
 async function expectConsistent() {
   const consistency = await checkConsistency(loadConfig(env));
+  if (consistency.problems.length) console.error('[faults] inconsistent', consistency.problems);
   expect(consistency.problems).toEqual([]);
   return consistency;
 }
@@ -105,12 +109,15 @@ beforeAll(async () => {
     S3_BUCKET: 'faults',
     S3_TIMEOUT_MS: String(S3_TIMEOUT_MS),
     DATABASE_CONNECT_TIMEOUT_S: '1',
+    // How long a request may wait behind a saturated or locked database; a failed upload runs two
+    // statements (insert, then the clean-up delete), so its worst case is twice this.
+    DATABASE_STATEMENT_TIMEOUT_MS: '800',
     WEB_CONCURRENCY: '2',
     // A fixed port: with port 0, a respawned cluster worker would listen on a new random one.
     PORT: String(await freePort()),
     JWT_SIGNING_KEY: JSON.stringify({ ...(await exportJWK(privateKey)), kid: 'faults', alg: 'EdDSA' }),
   });
-  server = await spawnServer(env, MAIN);
+  server = await spawnServer(env, MAIN, { perFile: true });
   for (let i = 0; i < 3; i++) {
     const email = `faults-${i}@example.com`;
     await call('/v1/auth/register', {
@@ -123,9 +130,18 @@ beforeAll(async () => {
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ email, password: PASSWORD }),
     });
+    expect(login.status).toBe(200);
     const token = ((await login.json()) as { access_token: string }).access_token;
-    const uploaded = await call('/v1/documents', { method: 'POST', body: uploadBody(`seed-${i}.txt`) }, token);
-    clients.push({ token, documentId: ((await uploaded.json()) as { id: string }).id });
+    const uploaded = await call(
+      '/v1/documents',
+      { method: 'POST', body: uploadBody(`seed-${i}.txt`) },
+      token,
+    );
+    expect(uploaded.status, await uploaded.clone().text()).toBe(201);
+    clients.push({
+      token,
+      documentId: ((await uploaded.json()) as { document: { id: string } }).document.id,
+    });
   }
 }, 120_000);
 
@@ -155,7 +171,11 @@ describe('faults under load (two API workers)', () => {
     const recovered = await recoveryMs();
     await load.stop();
     const during = summarize(load.outcomes.filter((o) => o.at >= outageStart + 500 && o.at < outageEnd));
-    console.error('[faults] postgres outage', JSON.stringify(during), `recovered in ${Math.round(recovered)} ms`);
+    console.error(
+      '[faults] postgres outage',
+      JSON.stringify(during),
+      `recovered in ${Math.round(recovered)} ms`,
+    );
     expect(during.timeouts).toBe(0);
     expect(during.badFailures).toBe(0);
     expect(during.failedP99Ms).toBeLessThan(2000);
@@ -179,8 +199,16 @@ describe('faults under load (two API workers)', () => {
     const recovered = await recoveryMs();
     await load.stop();
     await blocker.end();
-    const during = summarize(load.outcomes.filter((o) => o.at >= start && o.at < end));
-    console.error('[faults] pool exhausted', JSON.stringify(during), `recovered in ${Math.round(recovered)} ms`);
+    const outcomes = load.outcomes.filter((o) => o.at >= start && o.at < end);
+    const during = summarize(outcomes);
+    console.error(
+      '[faults] pool exhausted',
+      JSON.stringify(during),
+      `recovered in ${Math.round(recovered)} ms`,
+    );
+    // Nothing waits out the lock: statement_timeout (0.8 s here) bounds every request behind it.
+    expect(Math.max(...outcomes.map((o) => o.ms))).toBeLessThan(2500);
+    expect(during.failed).toBeGreaterThan(0);
     expect(during.timeouts).toBe(0);
     expect(during.badFailures).toBe(0);
     expect(during.failedP99Ms).toBeLessThan(2000);
@@ -200,7 +228,11 @@ describe('faults under load (two API workers)', () => {
     await load.stop();
     const during = load.outcomes.filter((o) => o.at >= start + 200 && o.at < end);
     const summary = summarize(during);
-    console.error('[faults] store stopped', JSON.stringify(summary), `recovered in ${Math.round(recovered)} ms`);
+    console.error(
+      '[faults] store stopped',
+      JSON.stringify(summary),
+      `recovered in ${Math.round(recovered)} ms`,
+    );
     expect(summary.timeouts).toBe(0);
     expect(summary.badFailures).toBe(0);
     expect(summary.failedP99Ms).toBeLessThan(2000);
@@ -243,7 +275,7 @@ describe('faults under load (two API workers)', () => {
           const boundary = 'killBoundary';
           controller.enqueue(
             new TextEncoder().encode(
-              `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="k.bin"\r\nContent-Type: application/octet-stream\r\n\r\n`,
+              `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="k.txt"\r\nContent-Type: text/plain\r\n\r\n`,
             ),
           );
           for (let i = 0; i < 30; i++) {
@@ -256,7 +288,10 @@ describe('faults under load (two API workers)', () => {
       });
       return fetch(`${server.url}/v1/documents`, {
         method: 'POST',
-        headers: { authorization: `Bearer ${token}`, 'content-type': 'multipart/form-data; boundary=killBoundary' },
+        headers: {
+          authorization: `Bearer ${token}`,
+          'content-type': 'multipart/form-data; boundary=killBoundary',
+        },
         body,
         duplex: 'half',
       } as RequestInit)
@@ -266,10 +301,13 @@ describe('faults under load (two API workers)', () => {
     await sleep(800);
     process.kill(victim, 'SIGKILL');
     const statuses = await Promise.all(uploads);
+    console.error('[faults] uploads around a SIGKILL', JSON.stringify(statuses));
     // Every upload either completed on the survivor or failed; none half-succeeded.
     expect(statuses.every((s) => s === 201 || s === 0 || s >= 500)).toBe(true);
     expect(await recoveryMs()).toBeLessThan(5000);
-    expect(server.logs.filter((l) => l.msg === 'worker died' && Number(l.worker_pid) === victim)).toHaveLength(1);
+    expect(
+      server.logs.filter((l) => l.msg === 'worker died' && Number(l.worker_pid) === victim),
+    ).toHaveLength(1);
     await expectConsistent();
   }, 90_000);
 
@@ -285,7 +323,9 @@ describe('faults under load (two API workers)', () => {
     expect(summary.timeouts).toBe(0);
     // After the listener closes, connections are refused: that is the clean answer of a stopped process.
     const unexpected = load.outcomes.filter(
-      (o) => (o.status >= 500 && !(o.status === 503 && o.retryAfter)) || (o.error && !/fetch failed/.test(o.error)),
+      (o) =>
+        (o.status >= 500 && !(o.status === 503 && o.retryAfter)) ||
+        (o.error && !/fetch failed/.test(o.error)),
     );
     expect(unexpected).toEqual([]);
     await expectConsistent();

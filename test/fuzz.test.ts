@@ -7,6 +7,7 @@ import { exportJWK, generateKeyPair } from 'jose';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config.ts';
+import { freePort } from '../src/dev/free-port.ts';
 import { checkConsistency } from './support/consistency.ts';
 import { violations } from './support/fuzz/oracle.ts';
 import {
@@ -16,7 +17,6 @@ import {
   requestArbitrary,
 } from './support/fuzz/requests.ts';
 import { createSender } from './support/fuzz/send.ts';
-import { freePort } from '../src/dev/free-port.ts';
 import { createTestBucket, createTestDatabase, testEnv } from './support/harness.ts';
 import { MAIN, type SpawnedServer, spawnServer } from './support/spawn.ts';
 
@@ -61,7 +61,7 @@ async function uploadSmall(token: string, name: string) {
     body: form,
   });
   expect(response.status).toBe(201);
-  return ((await response.json()) as { id: string }).id;
+  return ((await response.json()) as { document: { id: string } }).document.id;
 }
 
 beforeAll(async () => {
@@ -78,7 +78,7 @@ beforeAll(async () => {
     BOOTSTRAP_ADMIN_PASSWORD: ADMIN.password,
     MAX_UPLOAD_BYTES: String(1024 * 1024),
   });
-  server = await spawnServer(env, MAIN);
+  server = await spawnServer(env, MAIN, { perFile: true });
 }, 120_000);
 
 afterAll(async () => {
@@ -146,8 +146,10 @@ describe(`fuzz (seed ${SEED}, ${RUNS} requests)`, () => {
         );
         if (recent.length > 5) recent.shift();
         // Keep the run exploring: new resources join the id pool; a changed runtime mode goes back.
-        if (response.status === 201 && /"id":"(doc|key)_/.test(response.body)) {
-          world.ids.push(JSON.parse(response.body).id);
+        if (response.status === 201) {
+          const created = JSON.parse(response.body);
+          const id = created.document?.id ?? created.id;
+          if (typeof id === 'string') world.ids.push(id);
         }
         if (request.endpoint === 'PUT /v1/admin/runtime-mode' && response.status === 200) {
           await json('PUT', '/v1/admin/runtime-mode', { mode: 'normal' }, world.credentials.admin);

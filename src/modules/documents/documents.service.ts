@@ -63,20 +63,20 @@ export function createDocumentsService(deps: {
   const { maxUploadBytes, allowedContentTypes } = deps.config.documents;
 
   /**
-   * Removes an upload that did not complete. Only a finished put can have left an object (an aborted
-   * multipart upload leaves none); if deleting it fails, the pending row stays for the sweeper.
+   * Removes an upload that did not complete: its object first, then its row. The object is deleted even
+   * when the put reported a failure: a put whose answer was lost (the store stopped or the connection
+   * broke after it had the bytes) may have stored it, and deleting a missing key is a no-op. If that
+   * delete fails, the pending row stays, so the sweeper retries both.
    */
-  async function discard(row: Pick<DocumentRow, 'id' | 'storageKey'>, objectStored: boolean): Promise<void> {
-    if (objectStored) {
-      try {
-        await storage.delete(row.storageKey);
-      } catch (error) {
-        logger.warn(
-          { err: error, document_id: row.id },
-          'could not delete the object of a failed upload; the sweeper will',
-        );
-        return;
-      }
+  async function discard(row: Pick<DocumentRow, 'id' | 'storageKey'>): Promise<void> {
+    try {
+      await storage.delete(row.storageKey);
+    } catch (error) {
+      logger.warn(
+        { err: error, document_id: row.id },
+        'could not delete the object of a failed upload; the sweeper will',
+      );
+      return;
     }
     await db.delete(documents).where(and(eq(documents.id, row.id), eq(documents.status, 'pending')));
   }
@@ -151,13 +151,10 @@ export function createDocumentsService(deps: {
       metered.on('error', failWith);
       part.stream.on('error', failWith);
       received.fields.catch(failWith);
-      let objectStored = false;
+      let stored: Promise<void> | undefined;
       try {
-        const stored = storage
+        stored = storage
           .put(row.storageKey, part.stream.pipe(metered), part.mimeType, abort.signal)
-          .then(() => {
-            objectStored = true;
-          })
           .catch((error) => {
             throw failure ?? (error instanceof AppError ? error : storageUnavailable(error));
           });
@@ -189,7 +186,9 @@ export function createDocumentsService(deps: {
       } catch (error) {
         abort.abort(error);
         part.stream.resume();
-        await discard(row, objectStored).catch((error: unknown) =>
+        // Let the aborted put settle first: a put still in flight could store the object after the delete.
+        await stored?.catch(() => {});
+        await discard(row).catch((error: unknown) =>
           logger.warn({ err: error, document_id: id }, 'could not remove a failed upload; the sweeper will'),
         );
         throw failure ?? error;
