@@ -270,12 +270,13 @@ const OUTAGE_CODES = new Set([
   '53300',
 ]);
 
-function outageOf(error: unknown): 'service_unavailable' | 'timeout' | undefined {
+function outageOf(error: unknown): 'service_unavailable' | undefined {
   for (let current = error, depth = 0; current && depth < 5; depth++) {
     const code = (current as { code?: unknown }).code;
     if (typeof code === 'string') {
-      if (OUTAGE_CODES.has(code) || code.startsWith('08')) return 'service_unavailable';
-      if (code === '57014') return 'timeout'; // statement_timeout
+      // 57014 is statement_timeout: the database is saturated or locked; the client should come
+      // back later (503 + Retry-After), exactly as for a database that is down.
+      if (OUTAGE_CODES.has(code) || code.startsWith('08') || code === '57014') return 'service_unavailable';
     }
     current = (current as { cause?: unknown }).cause;
   }
@@ -303,7 +304,6 @@ export function toAppError(error: unknown): AppError | undefined {
       cause: error,
     });
   }
-  if (outage) return new AppError(outage, { cause: error });
   return undefined;
 }
 

@@ -3,7 +3,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { afterEach } from 'vitest';
+import { afterAll, afterEach } from 'vitest';
 import { testEnv } from './harness.ts';
 import { teeLogLine } from './log-audit.ts';
 
@@ -12,8 +12,14 @@ export const MAIN = fileURLToPath(new URL('../../src/main.ts', import.meta.url))
 
 const children: ChildProcess[] = [];
 
+/** Servers shared by every test of a file (`{ perFile: true }`): killed when the file ends. */
+const fileChildren: ChildProcess[] = [];
+
 afterEach(() => {
   for (const child of children.splice(0)) if (child.exitCode === null) child.kill('SIGKILL');
+});
+afterAll(() => {
+  for (const child of fileChildren.splice(0)) if (child.exitCode === null) child.kill('SIGKILL');
 });
 
 export type SpawnedServer = Awaited<ReturnType<typeof spawnServer>>;
@@ -22,12 +28,16 @@ export type SpawnedServer = Awaited<ReturnType<typeof spawnServer>>;
  * Starts `entry` (the probe fixture by default) on this file's database unless `env` names another, and
  * resolves once it listens. Its JSON log lines are collected in `logs`.
  */
-export async function spawnServer(env: Record<string, string>, entry = PROBE_SERVER) {
+export async function spawnServer(
+  env: Record<string, string>,
+  entry = PROBE_SERVER,
+  options: { perFile?: boolean } = {},
+) {
   const child = spawn(process.execPath, [entry], {
     env: { ...process.env, LOG_LEVEL: 'info', ...(await testEnv(env)) },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
-  children.push(child);
+  (options.perFile ? fileChildren : children).push(child);
   const logs: Record<string, unknown>[] = [];
   const exited = once(child, 'exit').then(([code]) => ({ code: code as number | null, at: Date.now() }));
   const url = await new Promise<string>((resolve, reject) => {

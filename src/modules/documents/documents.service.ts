@@ -75,20 +75,20 @@ export function createDocumentsService(deps: {
   const { maxUploadBytes, allowedContentTypes, bodyIdleTimeoutMs } = deps.config.documents;
 
   /**
-   * Removes an upload that did not complete. Only a finished put can have left an object (an aborted
-   * multipart upload leaves none); if deleting it fails, the pending row stays for the sweeper.
+   * Removes an upload that did not complete: its object first, then its row. The object is deleted even
+   * when the put reported a failure: a put whose answer was lost (the store stopped or the connection
+   * broke after it had the bytes) may have stored it, and deleting a missing key is a no-op. If that
+   * delete fails, the pending row stays, so the sweeper retries both.
    */
-  async function discard(row: Pick<DocumentRow, 'id' | 'storageKey'>, objectStored: boolean): Promise<void> {
-    if (objectStored) {
-      try {
-        await storage.delete(row.storageKey);
-      } catch (error) {
-        logger.warn(
-          { err: error, document_id: toPublicId('doc', row.id) },
-          'could not delete the object of a failed upload; the sweeper will',
-        );
-        return;
-      }
+  async function discard(row: Pick<DocumentRow, 'id' | 'storageKey'>): Promise<void> {
+    try {
+      await storage.delete(row.storageKey);
+    } catch (error) {
+      logger.warn(
+        { err: error, document_id: toPublicId('doc', row.id) },
+        'could not delete the object of a failed upload; the sweeper will',
+      );
+      return;
     }
     await db.delete(documents).where(and(eq(documents.id, row.id), eq(documents.status, 'pending')));
   }
@@ -184,17 +184,11 @@ export function createDocumentsService(deps: {
       const source = pipeline(stages as [Readable, Transform], (error) => {
         if (error) failWith(error);
       }) as unknown as Readable;
-      let objectStored = false;
       let stored: Promise<void> | undefined;
       try {
-        stored = storage
-          .put(row.storageKey, source, contentType, abort.signal)
-          .then(() => {
-            objectStored = true;
-          })
-          .catch((error) => {
-            throw failure ?? (error instanceof AppError ? error : storageUnavailable(error));
-          });
+        stored = storage.put(row.storageKey, source, contentType, abort.signal).catch((error) => {
+          throw failure ?? (error instanceof AppError ? error : storageUnavailable(error));
+        });
         const [, fields] = await Promise.all([stored, received.fields]);
         // An empty optional field is an absent one: HTML forms and generated snippets send them empty.
         const name = fields.get('name')?.trim() ? checkName(fields.get('name')!) : undefined;
@@ -227,9 +221,9 @@ export function createDocumentsService(deps: {
         abort.abort(error);
         received.stop();
         source.destroy();
-        // The aborted put settles at once; only then is it known whether an object was written.
+        // Let the aborted put settle first: a put still in flight could store the object after the delete.
         await stored?.catch(() => {});
-        await discard(row, objectStored).catch((error: unknown) =>
+        await discard(row).catch((error: unknown) =>
           logger.warn(
             { err: error, document_id: toPublicId('doc', id) },
             'could not remove a failed upload; the sweeper will',
