@@ -40,3 +40,11 @@ export const ADMIN_ENDPOINTS: readonly Endpoint[] = [
   E.adminAudit,
   E.adminMode,
 ];
+
+/** The endpoints a script's source tags its requests with (`E.list` → `GET /v1/documents`). */
+export function endpointsIn(source: string): Endpoint[] {
+  const keys = [...source.matchAll(/\bE\.([A-Za-z]+)\b/g)].map((match) => match[1]!);
+  const unknown = keys.filter((key) => !(key in E));
+  if (unknown.length > 0) throw new Error(`unknown endpoint keys: ${unknown.join(', ')}`);
+  return [...new Set(keys.map((key) => E[key as keyof typeof E]))];
+}

@@ -128,7 +128,7 @@ export function suites(env: Env = {}): Record<SuiteName, Suite> {
         },
       },
       slaScenarios: [],
-      endpoints: [E.list, E.get],
+      endpoints: [E.upload, E.list, E.get],
       users: num(env, 'STRESS_USERS', 20),
       maxMinutes: 8,
     },

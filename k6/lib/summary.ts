@@ -142,7 +142,8 @@ export function textTable(data: unknown, title: string): string {
   const line = (cells: string[]) =>
     cells
       .map((cell, i) => (i >= 2 && i <= 6 ? cell.padStart(widths[i]!) : cell.padEnd(widths[i]!)))
-      .join('  ');
+      .join('  ')
+      .trimEnd();
   const lines = [
     `${title}: ${pass ? 'PASS' : 'FAIL'}  (SLA p50<${LATENCY_MS.p50} p95<${LATENCY_MS.p95} p99<${LATENCY_MS.p99} ms, 0 failed requests, 100 % checks)`,
     '',

@@ -65,3 +65,13 @@ export function thresholdsFor(selected: Suite[], options: ThresholdOptions): Thr
 
 /** Trend statistics the summary needs (k6 `summaryTrendStats`). */
 export const SUMMARY_TREND_STATS = ['avg', 'min', 'med', 'max', 'p(50)', 'p(95)', 'p(99)', 'count'];
+
+/** Endpoints of `endpoints` without their SLA latency thresholds in `scenario` (empty: all covered). */
+export function uncovered(endpoints: readonly string[], thresholds: Thresholds, scenario: string): string[] {
+  return endpoints.filter((endpoint) => {
+    const latency = thresholds[tagged('http_req_duration', { scenario, endpoint })] ?? [];
+    return !['p(50)', 'p(95)', 'p(99)'].every((stat) =>
+      latency.some((expression) => expression.startsWith(stat)),
+    );
+  });
+}

@@ -4,12 +4,13 @@ import { limitsIteration } from './limits-flow.ts';
 import { sessionIteration } from './session-flow.ts';
 import type { SetupData } from './setup.ts';
 import { smokeIteration } from './smoke-flow.ts';
+import { soakIteration } from './soak-flow.ts';
 import { stressIteration } from './stress-flow.ts';
 
 export const smoke = (data: SetupData) => smokeIteration(data);
 export const load = (data: SetupData) => sessionIteration(data);
 export const spike = (data: SetupData) => sessionIteration(data, { shedding: true });
 export const recovery = (data: SetupData) => sessionIteration(data);
-export const soak = (data: SetupData) => sessionIteration(data, { soak: true });
+export const soak = (data: SetupData) => soakIteration(data);
 export const stress = (data: SetupData) => stressIteration(data);
 export const limits = (data: SetupData) => limitsIteration(data);

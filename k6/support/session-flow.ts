@@ -16,11 +16,20 @@ import type { SetupData } from './setup.ts';
 const SMALL_DOC = `${'Stowage k6 load-test document. '.repeat(33)}\n`.slice(0, 1024);
 const think = () => sleep(0.5 + Math.random());
 
+export type Caller = (
+  method: string,
+  path: string,
+  endpoint: Endpoint,
+  extra?: Parameters<typeof send>[3],
+) => Response;
+
 export type Mode = {
   /** Spike: 429 and 503 are acceptable answers, if they carry their headers. */
   shedding?: boolean;
-  /** Soak: tag requests with the run window, compare late with early, delete each upload again. */
+  /** Soak: tag requests with the run window and compare late with early latency. */
   soak?: boolean;
+  /** A last step on the document just uploaded (soak deletes it again). */
+  afterDownload?: (id: string, token: string, call: Caller) => void;
 };
 
 const drift = new DriftTracker();
@@ -49,7 +58,7 @@ export function sessionIteration(data: SetupData, mode: Mode = {}): void {
   const expect = (...ok: number[]) => (mode.shedding ? [...ok, 429, 503] : ok);
   const window = mode.soak ? soakWindow(exec.instance.currentTestRunDuration, SOAK_MS) : undefined;
   const tags = window ? { window } : undefined;
-  const call = (method: string, path: string, endpoint: Endpoint, extra: Parameters<typeof send>[3] = {}) => {
+  const call: Caller = (method, path, endpoint, extra = {}) => {
     const res = send(method, path, endpoint, { ...extra, tags });
     if (window) {
       const ratio = drift.observe(window, endpoint, res.timings.duration);
@@ -115,13 +124,5 @@ export function sessionIteration(data: SetupData, mode: Mode = {}): void {
   );
   think();
 
-  if (mode.soak) {
-    // A soak keeps its data bounded, so that what it measures is time, not growth.
-    const removed = call('DELETE', `/v1/documents/${created.id}`, E.deleteDoc, {
-      auth: token,
-      expect: [204],
-    });
-    check(removed, { 'delete: 204': (r) => r.status === 204 });
-    think();
-  }
+  mode.afterDownload?.(created.id, token, call);
 }

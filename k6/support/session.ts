@@ -3,8 +3,9 @@
 
 import { sleep } from 'k6';
 import exec from 'k6/execution';
-import { json, type Response } from './api.ts';
-import { login, type PoolUser, type SetupData } from './setup.ts';
+import { E } from '../lib/endpoints.ts';
+import { json, jsonHeaders, type Response, send } from './api.ts';
+import type { PoolUser, SetupData } from './setup.ts';
 
 const LOGIN_SPREAD_S = Number(__ENV.LOGIN_SPREAD_S || 10);
 
@@ -21,7 +22,11 @@ export function sessionToken(data: SetupData, expect = [200]): { token?: string;
   }
   // Users arrive over a few seconds, not in one millisecond: a login is an argon2id hash.
   if (!current && LOGIN_SPREAD_S > 0) sleep(Math.random() * LOGIN_SPREAD_S);
-  const res = login(user.email, data.password, expect);
+  const res = send('POST', '/v1/auth/login', E.login, {
+    body: JSON.stringify({ email: user.email, password: data.password }),
+    headers: jsonHeaders,
+    expect,
+  });
   const body = json<{ access_token: string; expires_in: number }>(res);
   if (res.status !== 200 || !body?.access_token) return { res };
   current = { email: user.email, token: body.access_token, expiresAt: Date.now() + body.expires_in * 1000 };
