@@ -220,10 +220,21 @@ export function activeSuites(all: Record<SuiteName, Suite>, scenarioNames: strin
   );
 }
 
-/** Logins one run makes from the k6 host: the set-up's (admin + one per pool user), one per session VU. */
+/**
+ * Logins (the `login` policy also counts refresh and logout) one run makes from the k6 host: the
+ * set-up's (admin, each pool user), the VUs' sessions, and teardown's (an admin login, or a refresh and
+ * a logout per pool user without one).
+ */
 export function loginBudget(suite: Suite, admin: boolean): number {
-  const sessionVus = suite.name === 'stress' ? 0 : suite.users;
-  return (admin ? 2 : 0) + suite.users + sessionVus + 5;
+  const vus = {
+    smoke: 4,
+    load: suite.users,
+    soak: suite.users,
+    spike: suite.users + 10,
+    stress: 0,
+    limits: 1,
+  }[suite.name];
+  return (admin ? 1 : 0) + suite.users + vus + (admin ? 1 : 2 * suite.users);
 }
 
 /** `5m`, `1h`, `90s` → milliseconds. */

@@ -3,6 +3,7 @@
 // with BOOTSTRAP_ADMIN_* the admin re-enables them (and sets their tier), and teardown disables them
 // again, which also ends every session they had. Each user gets an API key for this run; teardown uses
 // it to delete every document the run left, then deletes the key.
+import { sleep } from 'k6';
 import exec from 'k6/execution';
 import http from 'k6/http';
 import { E } from '../lib/endpoints.ts';
@@ -24,6 +25,8 @@ export type SetupData = {
   password: string;
   users: PoolUser[];
   admin: boolean;
+  /** The pool users' tier during the run (set by the admin; unknown without one). */
+  tier?: string;
   /** The admin's access token (15 minutes): smoke calls the admin endpoints with it. */
   adminToken?: string;
   startedAt: number;
@@ -56,7 +59,7 @@ function assertLoginBudget(res: Response, suite: Suite): void {
   }
 }
 
-export function login(email: string, password: string, expect = [200]) {
+export function login(email: string, password: string, expect = [200, 429]) {
   return send('POST', '/v1/auth/login', E.login, {
     body: JSON.stringify({ email, password }),
     headers: jsonHeaders,
@@ -67,6 +70,11 @@ export function login(email: string, password: string, expect = [200]) {
 function adminLogin(): string {
   const res = login(ADMIN_EMAIL!, ADMIN_PASSWORD!);
   const token = json<{ access_token: string }>(res)?.access_token;
+  if (res.status === 429) {
+    abort(
+      `the admin login hit the target's login limit (${header(res.headers, 'RateLimit-Policy')}); see k6/README.md`,
+    );
+  }
   if (res.status !== 200 || !token) abort(`the bootstrap admin could not log in (${res.status})`);
   return token!;
 }
@@ -119,13 +127,15 @@ export function setupRun(suite: Suite): SetupData {
 
   const emails = Array.from({ length: suite.users }, (_, i) => poolEmail(i));
   let adminToken: string | undefined;
+  let tier: string | undefined;
   if (HAS_ADMIN) {
     adminToken = adminLogin();
     const existing = existingPoolUsers(adminToken);
     register(emails.filter((email) => !existing.has(email)));
     const known = existingPoolUsers(adminToken);
-    // Stress needs the enterprise tier's API-key rate to reach overload before the rate limit.
-    const tier = suite.name === 'stress' ? 'enterprise' : 'free';
+    // The enterprise tier's API-key rate keeps the rate limit out of stress and of teardown's clean-up;
+    // limits needs the free tier's small burst.
+    tier = suite.name === 'limits' ? 'free' : 'enterprise';
     for (const email of emails) {
       const user = known.get(email);
       if (!user) abort(`pool user ${email} is missing after registration`);
@@ -196,39 +206,69 @@ export function setupRun(suite: Suite): SetupData {
   };
 }
 
+/** Sends until the answer is not a 429, waiting Retry-After in between (teardown must finish its job). */
+function retrying(call: () => Response): Response {
+  let res = call();
+  for (let i = 0; i < 30 && res.status === 429; i++) {
+    sleep(Number(header(res.headers, 'Retry-After') ?? 1));
+    res = call();
+  }
+  return res;
+}
+
+function deleteDocuments(user: PoolUser): void {
+  for (let round = 0; round < 10_000; round++) {
+    const list = retrying(() =>
+      send('GET', '/v1/documents?limit=100', E.list, { auth: user.key, expect: [200, 429] }),
+    );
+    const ids = (json<{ data: { id: string }[] }>(list)?.data ?? []).map((doc) => doc.id);
+    if (ids.length === 0) return;
+    for (let i = 0; i < ids.length; i += 20) {
+      const answers = http.batch(
+        ids.slice(i, i + 20).map((id) => ({
+          method: 'DELETE',
+          url: `${BASE_URL}/v1/documents/${id}`,
+          params: {
+            headers: { Authorization: `Bearer ${user.key}` },
+            tags: { endpoint: E.deleteDoc },
+            responseCallback: http.expectedStatuses(204, 404, 429),
+          },
+        })),
+      );
+      for (const res of answers) if (![204, 404, 429].includes(res.status)) metrics.unexpected.add(1);
+      const limited = answers.find((res) => res.status === 429);
+      // What was refused is listed again in the next round.
+      if (limited) sleep(Number(header(limited.headers, 'Retry-After') ?? 1));
+    }
+  }
+}
+
+/** Deletes the run's key through the set-up's session (refreshed by its cookie), then logs it out. */
+function endSession(user: PoolUser): void {
+  const refresh = send('POST', '/v1/auth/refresh', E.refresh, {
+    headers: { Cookie: `__Host-stowage_refresh=${user.cookie}` },
+  });
+  const token = json<{ access_token: string }>(refresh)?.access_token;
+  if (!token) return;
+  send('DELETE', `/v1/api-keys/${user.keyId}`, E.deleteKey, { auth: token, expect: [204] });
+  send('POST', '/v1/auth/logout', E.logout, {
+    headers: { Cookie: `__Host-stowage_refresh=${cookieOf(refresh)}` },
+    expect: [204],
+  });
+}
+
 /** Deletes every document the pool users hold and their run keys; disables them (admin) or logs out. */
 export function teardownRun(data: SetupData | undefined): void {
   if (!data) return;
+  for (const user of data.users) deleteDocuments(user);
   for (const user of data.users) {
-    for (let round = 0; round < 1000; round++) {
-      const list = send('GET', '/v1/documents?limit=100', E.list, { auth: user.key, expect: [200] });
-      const ids = (json<{ data: { id: string }[] }>(list)?.data ?? []).map((doc) => doc.id);
-      if (ids.length === 0) break;
-      for (let i = 0; i < ids.length; i += 20) {
-        const answers = http.batch(
-          ids.slice(i, i + 20).map((id) => ({
-            method: 'DELETE',
-            url: `${BASE_URL}/v1/documents/${id}`,
-            params: {
-              headers: { Authorization: `Bearer ${user.key}` },
-              tags: { endpoint: E.deleteDoc },
-              responseCallback: http.expectedStatuses(204, 404),
-            },
-          })),
-        );
-        for (const res of answers) if (res.status !== 204 && res.status !== 404) metrics.unexpected.add(1);
-      }
-    }
-    send('DELETE', `/v1/api-keys/${user.keyId}`, E.deleteKey, { auth: user.key, expect: [204] });
-    if (!data.admin && user.cookie) {
-      send('POST', '/v1/auth/logout', E.logout, {
-        headers: { Cookie: `__Host-stowage_refresh=${user.cookie}` },
-        expect: [204, 401],
-      });
-    }
+    // An API key cannot delete keys; with an admin, disabling the account stops the key at once.
+    if (!data.admin && user.cookie) endSession(user);
   }
   if (data.admin) {
-    const token = adminLogin();
+    // The set-up's token lives 15 minutes; a longer run logs the admin in again.
+    const fresh = data.adminToken && Date.now() - data.startedAt < 13 * 60_000;
+    const token = fresh ? data.adminToken! : adminLogin();
     for (const user of data.users) {
       send('PATCH', `/v1/admin/users/${user.id}`, E.adminUpdateUser, {
         auth: token,

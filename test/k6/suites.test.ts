@@ -77,6 +77,7 @@ describe('scenario selection', () => {
     const all = suites({});
     expect(loginBudget(all.load, true)).toBeGreaterThan(100); // well above the default 10/min
     expect(loginBudget(all.smoke, false)).toBeLessThanOrEqual(10); // smoke fits the default policy
+    expect(loginBudget(all.smoke, true)).toBeLessThanOrEqual(10);
   });
 });
 

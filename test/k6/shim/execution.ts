@@ -1,0 +1,26 @@
+// Shim of `k6/execution`: one VU, the iteration the runner is on.
+import { state } from './state.ts';
+
+export default {
+  vu: {
+    get idInTest() {
+      return 1;
+    },
+    get iterationInScenario() {
+      return state.iteration;
+    },
+  },
+  instance: {
+    get currentTestRunDuration() {
+      return Date.now() - state.startedAt;
+    },
+  },
+  test: {
+    get options() {
+      return state.options;
+    },
+    abort(reason?: string): never {
+      throw new Error(`test aborted: ${reason}`);
+    },
+  },
+};
