@@ -43,6 +43,8 @@ export type Row = {
   p99?: number;
   requests?: number;
   errors: number;
+  /** The latency SLA applies (else the row is informational: stress, the spike itself). */
+  sla: boolean;
   pass: boolean;
 };
 
@@ -54,7 +56,8 @@ const verdict = (metric: MetricData | undefined, fallback: () => boolean): boole
 const p = (values: Values | undefined, key: 'p(50)' | 'p(95)' | 'p(99)') =>
   values?.[key] ?? (key === 'p(50)' ? values?.med : undefined);
 
-export function endpointRows(data: unknown): Row[] {
+/** `slaScenarios`: where latency is judged; without it, wherever k6 has a percentile threshold. */
+export function endpointRows(data: unknown, slaScenarios?: readonly string[]): Row[] {
   const metrics = metricsOf(data);
   const rows: Row[] = [];
   for (const [name, metric] of Object.entries(metrics)) {
@@ -66,10 +69,15 @@ export function endpointRows(data: unknown): Row[] {
     const calls = metrics[`http_reqs${suffix}`];
     const [p50, p95, p99] = [p(metric.values, 'p(50)'), p(metric.values, 'p(95)'), p(metric.values, 'p(99)')];
     const errorCount = errors?.values.count ?? 0;
-    const latencyOk = verdict(
-      metric,
-      () => (p50 ?? 0) < LATENCY_MS.p50 && (p95 ?? 0) < LATENCY_MS.p95 && (p99 ?? 0) < LATENCY_MS.p99,
-    );
+    const sla = slaScenarios
+      ? slaScenarios.includes(tags.scenario)
+      : Object.keys(metric.thresholds ?? {}).some((expression) => expression.startsWith('p('));
+    const latencyOk =
+      !sla ||
+      verdict(
+        metric,
+        () => (p50 ?? 0) < LATENCY_MS.p50 && (p95 ?? 0) < LATENCY_MS.p95 && (p99 ?? 0) < LATENCY_MS.p99,
+      );
     rows.push({
       scenario: tags.scenario,
       endpoint: tags.endpoint,
@@ -78,6 +86,7 @@ export function endpointRows(data: unknown): Row[] {
       p99,
       requests: calls?.values.count ?? metric.values.count,
       errors: errorCount,
+      sla,
       pass: latencyOk && verdict(errors, () => errorCount === 0) && verdict(calls, () => true),
     });
   }
@@ -106,7 +115,7 @@ export function totals(data: unknown): Totals {
     unexpected: count(METRIC.unexpected),
     overloaded: count(METRIC.overloaded),
     rateLimited: count(METRIC.rateLimited),
-    driftMedian: m[METRIC.drift]?.values.med,
+    driftMedian: m[METRIC.drift]?.values.count ? m[METRIC.drift]?.values.med : undefined,
   };
 }
 
@@ -122,8 +131,8 @@ export function failedThresholds(data: unknown): string[] {
 const ms = (value: number | undefined) => (value === undefined ? '-' : value.toFixed(1));
 const pct = (value: number) => `${(value * 100).toFixed(2)} %`;
 
-export function textTable(data: unknown, title: string): string {
-  const rows = endpointRows(data);
+export function textTable(data: unknown, title: string, slaScenarios?: readonly string[]): string {
+  const rows = endpointRows(data, slaScenarios);
   const t = totals(data);
   const failed = failedThresholds(data);
   const pass = rows.every((row) => row.pass) && failed.length === 0;
@@ -136,7 +145,7 @@ export function textTable(data: unknown, title: string): string {
     ms(row.p99),
     String(row.requests ?? '-'),
     String(row.errors),
-    row.pass ? 'pass' : 'FAIL',
+    row.pass ? (row.sla ? 'pass' : 'info') : 'FAIL',
   ]);
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((cells) => cells[i]!.length)));
   const line = (cells: string[]) =>
@@ -165,17 +174,18 @@ export function textTable(data: unknown, title: string): string {
 /** The files handleSummary writes: `<dir>/<name>-<time>.json|.txt`, and the table on stdout. */
 export function summaryOutputs(
   data: unknown,
-  options: { resultsDir: string; name: string; now: Date },
+  options: { resultsDir: string; name: string; now: Date; slaScenarios?: readonly string[] },
 ): Record<string, string> {
   const stamp = options.now.toISOString().replace(/[:.]/g, '-');
   const base = `${options.resultsDir.replace(/\/+$/, '')}/${options.name}-${stamp}`;
-  const table = textTable(data, `k6 ${options.name}`);
+  const rows = endpointRows(data, options.slaScenarios);
+  const table = textTable(data, `k6 ${options.name}`, options.slaScenarios);
   const report = {
     suite: options.name,
     generated_at: options.now.toISOString(),
-    pass: endpointRows(data).every((row) => row.pass) && failedThresholds(data).length === 0,
+    pass: rows.every((row) => row.pass) && failedThresholds(data).length === 0,
     totals: totals(data),
-    endpoints: endpointRows(data),
+    endpoints: rows,
     failed_thresholds: failedThresholds(data),
     k6: data,
   };

@@ -16,6 +16,9 @@ export const METRIC = {
 
 export type Thresholds = Record<string, string[]>;
 
+/** A threshold that cannot fail: it makes k6 report a sub-metric without judging it. */
+export const INFORMATIONAL = 'max>=0';
+
 export const tagged = (metric: string, tags: Record<string, string>): string =>
   `${metric}{${Object.entries(tags)
     .map(([key, value]) => `${key}:${value}`)
@@ -48,6 +51,9 @@ export function thresholdsFor(selected: Suite[], options: ThresholdOptions): Thr
         if (suite.slaScenarios.includes(scenario)) {
           thresholds[tagged('http_req_duration', tags)] = latencyThresholds();
           if (options.explicit) thresholds[tagged('http_reqs', tags)] = ['count>0'];
+        } else {
+          // Always true: it only makes k6 keep the per-endpoint latency for the summary (no SLA past capacity).
+          thresholds[tagged('http_req_duration', tags)] = [INFORMATIONAL];
         }
       }
     }

@@ -36,11 +36,13 @@ export function entry(fixed?: SuiteName) {
   }
 
   function handleSummary(data: unknown): Record<string, string> {
-    const ran = (data as { setup_data?: { suite?: string } }).setup_data?.suite;
+    const ran = (data as { setup_data?: { suite?: SuiteName } }).setup_data?.suite;
+    const judged = ran ? [all[ran]] : selected;
     return summaryOutputs(data, {
       resultsDir: __ENV.RESULTS_DIR || 'k6/results',
       name: ran ?? names.join('+'),
       now: new Date(),
+      slaScenarios: judged.flatMap((suite) => suite.slaScenarios),
     });
   }
 

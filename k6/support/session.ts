@@ -9,7 +9,8 @@ import type { PoolUser, SetupData } from './setup.ts';
 
 const LOGIN_SPREAD_S = Number(__ENV.LOGIN_SPREAD_S || 10);
 
-let current: { email: string; token: string; expiresAt: number } | undefined;
+// Keyed by scenario: k6 may hand a VU that ran `spike` to `spike_recovery`, which must log in itself.
+let current: { scenario: string; email: string; token: string; expiresAt: number } | undefined;
 
 export const userFor = (data: SetupData, offset = 0): PoolUser =>
   data.users[(exec.vu.idInTest - 1 + offset) % data.users.length]!;
@@ -17,7 +18,12 @@ export const userFor = (data: SetupData, offset = 0): PoolUser =>
 /** The VU's access token, logging in first when needed; undefined when the login was refused. */
 export function sessionToken(data: SetupData, expect = [200]): { token?: string; res?: Response } {
   const user = userFor(data);
-  if (current && current.email === user.email && current.expiresAt - Date.now() > 60_000) {
+  const scenario = exec.scenario.name;
+  if (
+    current?.scenario === scenario &&
+    current.email === user.email &&
+    current.expiresAt - Date.now() > 60_000
+  ) {
     return { token: current.token };
   }
   // Users arrive over a few seconds, not in one millisecond: a login is an argon2id hash.
@@ -29,6 +35,11 @@ export function sessionToken(data: SetupData, expect = [200]): { token?: string;
   });
   const body = json<{ access_token: string; expires_in: number }>(res);
   if (res.status !== 200 || !body?.access_token) return { res };
-  current = { email: user.email, token: body.access_token, expiresAt: Date.now() + body.expires_in * 1000 };
+  current = {
+    scenario,
+    email: user.email,
+    token: body.access_token,
+    expiresAt: Date.now() + body.expires_in * 1000,
+  };
   return { token: current.token, res };
 }

@@ -8,7 +8,7 @@ import exec from 'k6/execution';
 import http from 'k6/http';
 import { E } from '../lib/endpoints.ts';
 import { header, parseItems } from '../lib/headers.ts';
-import { loginBudget, type Suite } from '../lib/suites.ts';
+import { loginBudget, type Suite, type SuiteName } from '../lib/suites.ts';
 import { BASE_URL, isProblem, json, jsonHeaders, metrics, type Response, send } from './api.ts';
 
 export type PoolUser = {
@@ -21,7 +21,7 @@ export type PoolUser = {
 };
 export type SetupData = {
   runId: string;
-  suite: string;
+  suite: SuiteName;
   password: string;
   users: PoolUser[];
   admin: boolean;

@@ -55,6 +55,7 @@ describe('handleSummary output', () => {
         p99: 78.9,
         requests: 600,
         errors: 0,
+        sla: true,
         pass: true,
       },
       {
@@ -65,6 +66,7 @@ describe('handleSummary output', () => {
         p99: 600,
         requests: 590,
         errors: 3,
+        sla: true,
         pass: false,
       },
     ]);
@@ -101,7 +103,8 @@ describe('handleSummary output', () => {
       },
     };
     expect(Object.keys(metricsOf(machine))).toHaveLength(2);
-    expect(endpointRows(machine).map((row) => [row.endpoint, row.pass])).toEqual([
+    expect(endpointRows(machine).every((row) => row.pass && !row.sla)).toBe(true); // unknown: not judged
+    expect(endpointRows(machine, ['soak']).map((row) => [row.endpoint, row.pass])).toEqual([
       ['GET /v1/me', true],
       ['POST /v1/auth/login', false],
     ]);

@@ -10,6 +10,11 @@ export default {
       return state.iteration;
     },
   },
+  scenario: {
+    get name() {
+      return state.scenario ?? '';
+    },
+  },
   instance: {
     get currentTestRunDuration() {
       return Date.now() - state.startedAt;
