@@ -73,11 +73,16 @@ export function rateLimitProblems(headers: Headers, refused: boolean): string[] 
   return problems;
 }
 
-/** The tightest window's limit `q` (how many requests a burst needs to reach a 429). */
-export function tightestLimit(headers: Headers): number | undefined {
-  const policies = parseItems(header(headers, 'RateLimit-Policy'));
-  const limits = policies?.map((p) => p.params.q).filter((q): q is number => q !== undefined);
-  return limits && limits.length > 0 ? Math.min(...limits) : undefined;
+/** The window with the fewest requests left (`r`, and `t` seconds to its reset): what a burst must spend. */
+export function tightestWindow(headers: Headers): { name: string; r: number; t: number } | undefined {
+  const windows = parseItems(header(headers, 'RateLimit')) ?? [];
+  let tightest: { name: string; r: number; t: number } | undefined;
+  for (const window of windows) {
+    const { r, t } = window.params;
+    if (r === undefined || t === undefined) continue;
+    if (!tightest || r < tightest.r) tightest = { name: window.name, r, t };
+  }
+  return tightest;
 }
 
 /** Problems with a 503 answer: it must say why (`overloaded`, …) and when to come back. */

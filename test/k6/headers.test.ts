@@ -3,7 +3,7 @@ import {
   header,
   parseItems,
   rateLimitProblems,
-  tightestLimit,
+  tightestWindow,
   unavailableProblems,
 } from '../../k6/lib/headers.ts';
 import { rateLimitHeaders } from '../../src/platform/rate-limit/rate-limits.ts';
@@ -33,7 +33,7 @@ describe('rate-limit headers as the k6 checks read them', () => {
     expect(rateLimitProblems(allowed, false)).toEqual([]);
     const refused = canonical(rateLimitHeaders(keyWindows(90, 0), true));
     expect(rateLimitProblems(refused, true)).toEqual([]);
-    expect(tightestLimit(refused)).toBe(10);
+    expect(tightestWindow(refused)).toEqual({ name: 'api_key_burst', r: 0, t: 5 });
     expect(parseItems(header(refused, 'RateLimit'))).toEqual([
       { name: 'api_key', params: { r: 90, t: 42 } },
       { name: 'api_key_burst', params: { r: 0, t: 5 } },
