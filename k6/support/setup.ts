@@ -1,15 +1,26 @@
-// Set-up and teardown against a real deployment. Pool users (`k6-0001@<domain>`) are registered once
-// and reused by later runs, so a deployment's per-IP `register` limit is only spent on the first run;
-// with BOOTSTRAP_ADMIN_* the admin re-enables them (and sets their tier), and teardown disables them
-// again, which also ends every session they had. Each user gets an API key for this run; teardown uses
-// it to delete every document the run left, then deletes the key.
+// Set-up and teardown against a real deployment (the pool: pool.ts). Each pool user gets an API key
+// for this run; teardown uses it to delete every document the pool holds, then either the admin
+// disables the accounts (ending their sessions and stopping their keys at once) or, without an admin,
+// each set-up session deletes its key and logs out.
 import { sleep } from 'k6';
-import exec from 'k6/execution';
 import http from 'k6/http';
 import { E } from '../lib/endpoints.ts';
-import { header, parseItems } from '../lib/headers.ts';
-import { loginBudget, type Suite, type SuiteName } from '../lib/suites.ts';
-import { BASE_URL, isProblem, json, jsonHeaders, metrics, type Response, send } from './api.ts';
+import { header } from '../lib/headers.ts';
+import type { Suite, SuiteName } from '../lib/suites.ts';
+import { BASE_URL, json, jsonHeaders, metrics, type Response, send } from './api.ts';
+import {
+  abort,
+  adminLogin,
+  cookieOf,
+  HAS_ADMIN,
+  logInPool,
+  PASSWORD,
+  poolEmail,
+  preparePool,
+  REFRESH_COOKIE,
+} from './pool.ts';
+
+export { HAS_ADMIN, poolEmail };
 
 export type PoolUser = {
   index: number;
@@ -32,94 +43,6 @@ export type SetupData = {
   startedAt: number;
 };
 
-const DOMAIN = __ENV.LOADTEST_EMAIL_DOMAIN || 'k6.example.com';
-const PASSWORD = __ENV.LOADTEST_PASSWORD || 'k6 load-test password, not a secret';
-const ADMIN_EMAIL = __ENV.BOOTSTRAP_ADMIN_EMAIL;
-const ADMIN_PASSWORD = __ENV.BOOTSTRAP_ADMIN_PASSWORD;
-export const HAS_ADMIN = Boolean(ADMIN_EMAIL && ADMIN_PASSWORD);
-
-export const poolEmail = (index: number) => `k6-${String(index).padStart(4, '0')}@${DOMAIN}`;
-
-const abort = (reason: string): never => {
-  exec.test.abort(reason);
-  throw new Error(reason); // not reached: abort() stops the test
-};
-
-const cookieOf = (res: Response) => res.cookies['__Host-stowage_refresh']?.[0]?.value ?? '';
-
-/** Refuses to start when the target's `login` policy cannot absorb this run's logins from one address. */
-function assertLoginBudget(res: Response, suite: Suite): void {
-  const policy = parseItems(header(res.headers, 'RateLimit-Policy'))?.find((item) => item.name === 'login');
-  const needed = loginBudget(suite, HAS_ADMIN);
-  if (policy?.params.q !== undefined && policy.params.q < needed) {
-    abort(
-      `the target allows ${policy.params.q} logins per ${policy.params.w} s from one address; this ${suite.name} run needs about ${needed}. ` +
-        `Start the target with RATE_LIMIT_LOGIN=${needed * 2}/1m (see k6/README.md, "Load-test limits").`,
-    );
-  }
-}
-
-export function login(email: string, password: string, expect = [200, 429]) {
-  return send('POST', '/v1/auth/login', E.login, {
-    body: JSON.stringify({ email, password }),
-    headers: jsonHeaders,
-    expect,
-  });
-}
-
-function adminLogin(): string {
-  const res = login(ADMIN_EMAIL!, ADMIN_PASSWORD!);
-  const token = json<{ access_token: string }>(res)?.access_token;
-  if (res.status === 429) {
-    abort(
-      `the admin login hit the target's login limit (${header(res.headers, 'RateLimit-Policy')}); see k6/README.md`,
-    );
-  }
-  if (res.status !== 200 || !token) abort(`the bootstrap admin could not log in (${res.status})`);
-  return token!;
-}
-
-type AdminUser = { id: string; email: string; disabled?: boolean; tier?: string };
-
-function existingPoolUsers(adminToken: string): Map<string, AdminUser> {
-  const found = new Map<string, AdminUser>();
-  let cursor = '';
-  for (let page = 0; page < 50; page++) {
-    const query = `?limit=100&q=${encodeURIComponent(`@${DOMAIN}`)}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`;
-    const res = send('GET', `/v1/admin/users${query}`, E.adminUsers, { auth: adminToken });
-    const body = json<{ data: AdminUser[]; next_cursor: string | null }>(res);
-    for (const user of body?.data ?? []) found.set(user.email, user);
-    if (!body?.next_cursor) break;
-    cursor = body.next_cursor;
-  }
-  return found;
-}
-
-function register(emails: string[]): void {
-  for (let i = 0; i < emails.length; i += 10) {
-    const batch = emails.slice(i, i + 10).map((email) => ({
-      method: 'POST',
-      url: `${BASE_URL}/v1/auth/register`,
-      body: JSON.stringify({ email, password: PASSWORD, name: 'k6 load test' }),
-      params: {
-        headers: jsonHeaders,
-        tags: { endpoint: E.register },
-        responseCallback: http.expectedStatuses(201, 409, 429),
-      },
-    }));
-    for (const res of http.batch(batch)) {
-      if (res.status === 429) {
-        abort(
-          `registering pool users hit the per-IP register limit (${header(res.headers, 'RateLimit-Policy')}). ` +
-            'Either start the target with RATE_LIMIT_REGISTER=1000/1h for the first run, or run with fewer users; ' +
-            'later runs reuse the accounts (see k6/README.md).',
-        );
-      }
-      if (res.status !== 201 && res.status !== 409) abort(`registering a pool user answered ${res.status}`);
-    }
-  }
-}
-
 export function setupRun(suite: Suite): SetupData {
   const runId = Date.now().toString(36);
   const ready = send('GET', '/readyz', E.readyz, { expect: [200, 503] });
@@ -130,71 +53,26 @@ export function setupRun(suite: Suite): SetupData {
   let tier: string | undefined;
   if (HAS_ADMIN) {
     adminToken = adminLogin();
-    const existing = existingPoolUsers(adminToken);
-    register(emails.filter((email) => !existing.has(email)));
-    const known = existingPoolUsers(adminToken);
     // The enterprise tier's API-key rate keeps the rate limit out of stress and of teardown's clean-up;
     // limits needs the free tier's small burst.
     tier = suite.name === 'limits' ? 'free' : 'enterprise';
-    for (const email of emails) {
-      const user = known.get(email);
-      if (!user) abort(`pool user ${email} is missing after registration`);
-      if (user!.disabled !== false || user!.tier !== tier) {
-        send('PATCH', `/v1/admin/users/${user!.id}`, E.adminUpdateUser, {
-          auth: adminToken,
-          body: JSON.stringify({ disabled: false, tier }),
-          headers: jsonHeaders,
-        });
-      }
-    }
-  } else {
-    register(emails);
+    preparePool(adminToken, emails, tier);
   }
 
-  const users: PoolUser[] = [];
-  for (let i = 0; i < emails.length; i += 10) {
-    const batch = emails.slice(i, i + 10).map((email) => ({
-      method: 'POST',
-      url: `${BASE_URL}/v1/auth/login`,
-      body: JSON.stringify({ email, password: PASSWORD }),
-      params: {
-        headers: jsonHeaders,
-        tags: { endpoint: E.login },
-        responseCallback: http.expectedStatuses(200),
-      },
-    }));
-    const answers = http.batch(batch) as Response[];
-    answers.forEach((res, j) => {
-      const index = i + j;
-      if (index === 0) assertLoginBudget(res, suite);
-      if (res.status === 429)
-        abort(`pool logins hit the login limit (${header(res.headers, 'RateLimit-Policy')})`);
-      if (isProblem(res, 403, 'account_disabled')) {
-        abort(
-          `${emails[index]} is disabled (a previous run's teardown): give BOOTSTRAP_ADMIN_EMAIL/PASSWORD`,
-        );
-      }
-      const body = json<{ access_token: string; user: { id: string } }>(res);
-      if (res.status !== 200 || !body) abort(`pool user ${emails[index]} could not log in (${res.status})`);
-      const expiresAt = new Date(Date.now() + (suite.maxMinutes + 60) * 60_000).toISOString();
-      const key = send('POST', '/v1/api-keys', E.createKey, {
-        auth: body!.access_token,
-        body: JSON.stringify({ name: `k6 ${suite.name} ${runId}`, expires_at: expiresAt }),
-        headers: jsonHeaders,
-        expect: [201],
-      });
-      const created = json<{ id: string; key: string }>(key);
-      if (!created?.key) abort(`creating an API key for ${emails[index]} answered ${key.status}`);
-      users.push({
-        index,
-        id: body!.user.id,
-        email: emails[index]!,
-        key: created!.key,
-        keyId: created!.id,
-        cookie: cookieOf(res),
-      });
+  const expiresAt = new Date(Date.now() + (suite.maxMinutes + 60) * 60_000).toISOString();
+  const users = logInPool(emails, suite).map(({ email, res }, index): PoolUser => {
+    const session = json<{ access_token: string; user: { id: string } }>(res)!;
+    const created = send('POST', '/v1/api-keys', E.createKey, {
+      auth: session.access_token,
+      body: JSON.stringify({ name: `k6 ${suite.name} ${runId}`, expires_at: expiresAt }),
+      headers: jsonHeaders,
+      expect: [201],
     });
-  }
+    const key =
+      json<{ id: string; key: string }>(created) ??
+      abort(`creating an API key for ${email}: ${created.status}`);
+    return { index, id: session.user.id, email, key: key.key, keyId: key.id, cookie: cookieOf(res) };
+  });
   return {
     runId,
     suite: suite.name,
@@ -202,6 +80,7 @@ export function setupRun(suite: Suite): SetupData {
     users,
     admin: HAS_ADMIN,
     adminToken,
+    tier,
     startedAt: Date.now(),
   };
 }
@@ -246,35 +125,33 @@ function deleteDocuments(user: PoolUser): void {
 /** Deletes the run's key through the set-up's session (refreshed by its cookie), then logs it out. */
 function endSession(user: PoolUser): void {
   const refresh = send('POST', '/v1/auth/refresh', E.refresh, {
-    headers: { Cookie: `__Host-stowage_refresh=${user.cookie}` },
+    headers: { Cookie: `${REFRESH_COOKIE}=${user.cookie}` },
   });
   const token = json<{ access_token: string }>(refresh)?.access_token;
   if (!token) return;
   send('DELETE', `/v1/api-keys/${user.keyId}`, E.deleteKey, { auth: token, expect: [204] });
   send('POST', '/v1/auth/logout', E.logout, {
-    headers: { Cookie: `__Host-stowage_refresh=${cookieOf(refresh)}` },
+    headers: { Cookie: `${REFRESH_COOKIE}=${cookieOf(refresh)}` },
     expect: [204],
   });
 }
 
-/** Deletes every document the pool users hold and their run keys; disables them (admin) or logs out. */
 export function teardownRun(data: SetupData | undefined): void {
   if (!data) return;
   for (const user of data.users) deleteDocuments(user);
-  for (const user of data.users) {
-    // An API key cannot delete keys; with an admin, disabling the account stops the key at once.
-    if (!data.admin && user.cookie) endSession(user);
+  if (!data.admin) {
+    // An API key cannot delete keys: the set-up's session does it.
+    for (const user of data.users) if (user.cookie) endSession(user);
+    return;
   }
-  if (data.admin) {
-    // The set-up's token lives 15 minutes; a longer run logs the admin in again.
-    const fresh = data.adminToken && Date.now() - data.startedAt < 13 * 60_000;
-    const token = fresh ? data.adminToken! : adminLogin();
-    for (const user of data.users) {
-      send('PATCH', `/v1/admin/users/${user.id}`, E.adminUpdateUser, {
-        auth: token,
-        body: JSON.stringify({ disabled: true, tier: 'free' }),
-        headers: jsonHeaders,
-      });
-    }
+  // The set-up's token lives 15 minutes; a longer run logs the admin in again.
+  const fresh = data.adminToken && Date.now() - data.startedAt < 13 * 60_000;
+  const token = fresh ? data.adminToken! : adminLogin();
+  for (const user of data.users) {
+    send('PATCH', `/v1/admin/users/${user.id}`, E.adminUpdateUser, {
+      auth: token,
+      body: JSON.stringify({ disabled: true, tier: 'free' }),
+      headers: jsonHeaders,
+    });
   }
 }
