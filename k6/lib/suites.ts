@@ -78,7 +78,7 @@ export function suites(env: Env = {}): Record<SuiteName, Suite> {
   const soakDuration = text(env, 'SOAK_DURATION', '1h');
   const spikeVus = num(env, 'SPIKE_VUS', 200);
   const stressRate = num(env, 'STRESS_MAX_RATE', 3000);
-  const stressVus = num(env, 'STRESS_MAX_VUS', 1500);
+  const stressVus = num(env, 'STRESS_MAX_VUS', 600);
   return {
     smoke: {
       name: 'smoke',
