@@ -52,7 +52,7 @@ async function shim(server: TestServer, entry: string, iterations: number, env: 
 }
 
 describe('k6 flows against a real server', () => {
-  it('smoke, then load reusing (and re-enabling) the pool users, with the bootstrap admin', async () => {
+  it('smoke, then load, spike and soak reusing (and re-enabling) the pool users, with the bootstrap admin', async () => {
     const server = await startTestServer({ env: ADMIN });
     const smoke = await shim(server, 'k6/smoke.ts', 1, { ...ADMIN, SHIM_SLEEP_SCALE: '0' });
     expect(smoke.checks).toBeGreaterThan(35);
@@ -65,6 +65,9 @@ describe('k6 flows against a real server', () => {
     expect(report.endpoints.length).toBe(27);
 
     await shim(server, 'k6/load.ts', 2, { ...ADMIN, LOAD_VUS: '2', SHIM_SLEEP_SCALE: '0' });
+    const spike = await shim(server, 'k6/spike.ts', 2, { ...ADMIN, SPIKE_VUS: '2', SHIM_SLEEP_SCALE: '0' });
+    expect(spike.table).toContain('spike_recovery  POST /v1/auth/login'); // the recovery VU logs in itself
+    await shim(server, 'k6/soak.ts', 3, { ...ADMIN, SOAK_VUS: '2', SHIM_SLEEP_SCALE: '0' });
 
     // Teardown left no documents, disabled the pool users and put them back on the free tier.
     const sql = postgres(server.config.database.url!, { max: 1, onnotice: () => {} });
