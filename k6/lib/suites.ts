@@ -59,13 +59,14 @@ const num = (env: Env, name: string, fallback: number): number => {
   return Number.isFinite(value) && value > 0 ? value : fallback;
 };
 const text = (env: Env, name: string, fallback: string): string => env[name] || fallback;
-/** `5m`, `1h`, `90s` → minutes (rounded up), for budgets. */
-export const minutesOf = (duration: string): number => {
+/** `5m`, `1h`, `90s` → seconds. */
+export const secondsOf = (duration: string): number => {
   const match = /^(\d+(?:\.\d+)?)(s|m|h)$/.exec(duration.trim());
   if (!match) throw new Error(`not a duration: "${duration}" (use 90s, 5m or 1h)`);
-  const factor = { s: 1 / 60, m: 1, h: 60 }[match[2] as 's' | 'm' | 'h'];
-  return Math.ceil(Number(match[1]) * factor);
+  return Number(match[1]) * { s: 1, m: 60, h: 3600 }[match[2] as 's' | 'm' | 'h'];
 };
+/** Minutes, rounded up (budgets). */
+export const minutesOf = (duration: string): number => Math.ceil(secondsOf(duration) / 60);
 
 export const SESSION_FLOW: Endpoint[] = [E.login, E.list, E.get, E.upload, E.download];
 
@@ -238,4 +239,4 @@ export function loginBudget(suite: Suite, admin: boolean): number {
 }
 
 /** `5m`, `1h`, `90s` → milliseconds. */
-export const durationMs = (duration: string): number => minutesOf(duration) * 60_000;
+export const durationMs = (duration: string): number => secondsOf(duration) * 1000;

@@ -131,7 +131,12 @@ export function failedThresholds(data: unknown): string[] {
 const ms = (value: number | undefined) => (value === undefined ? '-' : value.toFixed(1));
 const pct = (value: number) => `${(value * 100).toFixed(2)} %`;
 
-export function textTable(data: unknown, title: string, slaScenarios?: readonly string[]): string {
+export function textTable(
+  data: unknown,
+  title: string,
+  slaScenarios?: readonly string[],
+  proves?: string,
+): string {
   const rows = endpointRows(data, slaScenarios);
   const t = totals(data);
   const failed = failedThresholds(data);
@@ -155,6 +160,7 @@ export function textTable(data: unknown, title: string, slaScenarios?: readonly 
       .trimEnd();
   const lines = [
     `${title}: ${pass ? 'PASS' : 'FAIL'}  (SLA p50<${LATENCY_MS.p50} p95<${LATENCY_MS.p95} p99<${LATENCY_MS.p99} ms, 0 failed requests, 100 % checks)`,
+    ...(proves ? [`a pass proves: ${proves}`] : []),
     '',
     line(head),
     line(widths.map((w) => '-'.repeat(w))),
@@ -174,14 +180,15 @@ export function textTable(data: unknown, title: string, slaScenarios?: readonly 
 /** The files handleSummary writes: `<dir>/<name>-<time>.json|.txt`, and the table on stdout. */
 export function summaryOutputs(
   data: unknown,
-  options: { resultsDir: string; name: string; now: Date; slaScenarios?: readonly string[] },
+  options: { resultsDir: string; name: string; now: Date; slaScenarios?: readonly string[]; proves?: string },
 ): Record<string, string> {
   const stamp = options.now.toISOString().replace(/[:.]/g, '-');
   const base = `${options.resultsDir.replace(/\/+$/, '')}/${options.name}-${stamp}`;
   const rows = endpointRows(data, options.slaScenarios);
-  const table = textTable(data, `k6 ${options.name}`, options.slaScenarios);
+  const table = textTable(data, `k6 ${options.name}`, options.slaScenarios, options.proves);
   const report = {
     suite: options.name,
+    proves: options.proves,
     generated_at: options.now.toISOString(),
     pass: rows.every((row) => row.pass) && failedThresholds(data).length === 0,
     totals: totals(data),

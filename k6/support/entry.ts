@@ -43,6 +43,7 @@ export function entry(fixed?: SuiteName) {
       name: ran ?? names.join('+'),
       now: new Date(),
       slaScenarios: judged.flatMap((suite) => suite.slaScenarios),
+      proves: judged.length === 1 ? judged[0]!.proves : undefined,
     });
   }
 

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { DriftTracker, soakWindow } from '../../k6/lib/drift.ts';
 import {
   activeSuites,
+  durationMs,
   loginBudget,
   minutesOf,
   SUITE_NAMES,
@@ -73,6 +74,7 @@ describe('scenario selection', () => {
 
   it('reads durations and estimates the logins a run makes from one address', () => {
     expect([minutesOf('90s'), minutesOf('5m'), minutesOf('1h')]).toEqual([2, 5, 60]);
+    expect(durationMs('90s')).toBe(90_000);
     expect(() => minutesOf('5 minutes')).toThrow('not a duration');
     const all = suites({});
     expect(loginBudget(all.load, true)).toBeGreaterThan(100); // well above the default 10/min
