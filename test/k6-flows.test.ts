@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import postgres from 'postgres';
 import { describe, expect, it } from 'vitest';
+import { unavailableProblems } from '../k6/lib/headers.ts';
 import { startTestServer, type TestServer } from './support/harness.ts';
 
 const run = promisify(execFile);
@@ -105,4 +106,29 @@ describe('k6 flows against a real server', () => {
       await sql.end();
     }
   }, 120_000);
+
+  it('the stress and spike check accepts the API’s real shedding answer', async () => {
+    const server = await startTestServer({ env: { MAX_IN_FLIGHT: '1' } });
+    const answers = await Promise.all(
+      Array.from({ length: 20 }, async () => {
+        // A login for an unknown account still hashes (argon2id): slow enough to pile up.
+        const response = await fetch(`${server.url}/v1/auth/login`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ email: 'nobody@example.com', password: 'not the password at all' }),
+        });
+        return {
+          status: response.status,
+          headers: Object.fromEntries(response.headers),
+          body: await response.text(),
+        };
+      }),
+    );
+    const shed = answers.filter((answer) => answer.status === 503);
+    expect(shed.length).toBeGreaterThan(0);
+    for (const answer of shed) {
+      const code = (JSON.parse(answer.body) as { code: string }).code;
+      expect(unavailableProblems(answer.headers, code, ['overloaded'])).toEqual([]);
+    }
+  });
 });
