@@ -9,7 +9,8 @@ import { loginBudget, type Suite } from '../lib/suites.ts';
 import { BASE_URL, isProblem, json, jsonHeaders, type Response, send } from './api.ts';
 
 const DOMAIN = __ENV.LOADTEST_EMAIL_DOMAIN || 'k6.example.com';
-export const PASSWORD = __ENV.LOADTEST_PASSWORD || 'k6 load-test password, not a secret';
+const DEFAULT_PASSWORD = 'k6 load-test password, not a secret';
+export const PASSWORD = __ENV.LOADTEST_PASSWORD || DEFAULT_PASSWORD;
 const ADMIN_EMAIL = __ENV.BOOTSTRAP_ADMIN_EMAIL;
 const ADMIN_PASSWORD = __ENV.BOOTSTRAP_ADMIN_PASSWORD;
 export const HAS_ADMIN = Boolean(ADMIN_EMAIL && ADMIN_PASSWORD);
@@ -23,6 +24,15 @@ export const abort = (reason: string): never => {
 
 export const REFRESH_COOKIE = '__Host-stowage_refresh';
 export const cookieOf = (res: Response) => res.cookies[REFRESH_COOKIE]?.[0]?.value ?? '';
+
+/** The pool's accounts outlive the run: anywhere but this machine they need a password of their own. */
+export function assertPasswordChosen(): void {
+  const host = /^https?:\/\/([^/:]+|\[[^\]]+\])/.exec(BASE_URL)?.[1] ?? '';
+  const local = ['localhost', '127.0.0.1', '[::1]'].includes(host);
+  if (!local && PASSWORD === DEFAULT_PASSWORD) {
+    abort(`BASE_URL ${BASE_URL} is not this machine: set LOADTEST_PASSWORD for the load-test accounts`);
+  }
+}
 
 const limitHint = (res: Response, variable: string) =>
   `the target's limit (${header(res.headers, 'RateLimit-Policy')}) was reached: start it with ${variable} raised (k6/README.md, "Release check")`;

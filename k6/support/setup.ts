@@ -11,6 +11,7 @@ import { BASE_URL, json, jsonHeaders, metrics, type Response, send } from './api
 import {
   abort,
   adminLogin,
+  assertPasswordChosen,
   cookieOf,
   HAS_ADMIN,
   logInPool,
@@ -47,6 +48,7 @@ export function setupRun(suite: Suite): SetupData {
   const runId = Date.now().toString(36);
   const ready = send('GET', '/readyz', E.readyz, { expect: [200, 503] });
   if (ready.status !== 200) abort(`${ready.url} answered ${ready.status}: the target is not ready`);
+  assertPasswordChosen();
 
   const emails = Array.from({ length: suite.users }, (_, i) => poolEmail(i));
   let adminToken: string | undefined;
