@@ -27,7 +27,7 @@ export const cookieOf = (res: Response) => res.cookies[REFRESH_COOKIE]?.[0]?.val
 
 /** The pool's accounts outlive the run: anywhere but this machine they need a password of their own. */
 export function assertPasswordChosen(): void {
-  const host = /^https?:\/\/([^/:]+|\[[^\]]+\])/.exec(BASE_URL)?.[1] ?? '';
+  const host = /^https?:\/\/(\[[^\]]+\]|[^/:]+)/.exec(BASE_URL)?.[1] ?? '';
   const local = ['localhost', '127.0.0.1', '[::1]'].includes(host);
   if (!local && PASSWORD === DEFAULT_PASSWORD) {
     abort(`BASE_URL ${BASE_URL} is not this machine: set LOADTEST_PASSWORD for the load-test accounts`);
