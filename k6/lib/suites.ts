@@ -240,3 +240,9 @@ export function loginBudget(suite: Suite, admin: boolean): number {
 
 /** `5m`, `1h`, `90s` → milliseconds. */
 export const durationMs = (duration: string): number => secondsOf(duration) * 1000;
+
+/** Whether a base URL points at this machine (loopback), where throw-away defaults are acceptable. */
+export function isThisMachine(url: string): boolean {
+  const host = /^https?:\/\/(\[[^\]]+\]|[^/:]+)/.exec(url)?.[1] ?? '';
+  return host === 'localhost' || host === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(host);
+}

@@ -5,7 +5,7 @@ import exec from 'k6/execution';
 import http from 'k6/http';
 import { E } from '../lib/endpoints.ts';
 import { header, parseItems } from '../lib/headers.ts';
-import { loginBudget, type Suite } from '../lib/suites.ts';
+import { isThisMachine, loginBudget, type Suite } from '../lib/suites.ts';
 import { BASE_URL, isProblem, json, jsonHeaders, type Response, send } from './api.ts';
 
 const DOMAIN = __ENV.LOADTEST_EMAIL_DOMAIN || 'k6.example.com';
@@ -27,9 +27,7 @@ export const cookieOf = (res: Response) => res.cookies[REFRESH_COOKIE]?.[0]?.val
 
 /** The pool's accounts outlive the run: anywhere but this machine they need a password of their own. */
 export function assertPasswordChosen(): void {
-  const host = /^https?:\/\/(\[[^\]]+\]|[^/:]+)/.exec(BASE_URL)?.[1] ?? '';
-  const local = ['localhost', '127.0.0.1', '[::1]'].includes(host);
-  if (!local && PASSWORD === DEFAULT_PASSWORD) {
+  if (!isThisMachine(BASE_URL) && PASSWORD === DEFAULT_PASSWORD) {
     abort(`BASE_URL ${BASE_URL} is not this machine: set LOADTEST_PASSWORD for the load-test accounts`);
   }
 }

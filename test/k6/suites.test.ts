@@ -3,6 +3,7 @@ import { DriftTracker, soakWindow } from '../../k6/lib/drift.ts';
 import {
   activeSuites,
   durationMs,
+  isThisMachine,
   loginBudget,
   minutesOf,
   SUITE_NAMES,
@@ -103,5 +104,26 @@ describe('soak drift', () => {
     expect(drift.observe('middle', 'GET /v1/documents', 100)).toBeUndefined();
     expect(drift.observe('late', 'GET /v1/documents', 21)).toBeCloseTo(2);
     expect(drift.observe('late', 'GET /v1/me', 21)).toBeUndefined(); // no baseline for it
+  });
+});
+
+describe('load-test accounts', () => {
+  it('keeps the default password to loopback targets', () => {
+    for (const url of [
+      'http://localhost:3000',
+      'http://127.0.0.1:3417',
+      'http://[::1]:3000',
+      'http://127.9.9.9',
+    ]) {
+      expect(isThisMachine(url), url).toBe(true);
+    }
+    for (const url of [
+      'https://api.example.com',
+      'http://10.0.0.5:8080',
+      'http://localhost.example.com',
+      'http://[::2]:80',
+    ]) {
+      expect(isThisMachine(url), url).toBe(false);
+    }
   });
 });
