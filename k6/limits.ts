@@ -1,0 +1,9 @@
+// k6 run k6/limits.ts -e BASE_URL=http://localhost:3000 (see k6/README.md)
+import { entry } from './support/entry.ts';
+
+const run = entry('limits');
+export const options = run.options;
+export const setup = run.setup;
+export const teardown = run.teardown;
+export const handleSummary = run.handleSummary;
+export { limits } from './support/exec.ts';
