@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { api } from './support/api.ts';
 import { startTestServer, type TestServer } from './support/harness.ts';
-import { scanLogsForSecrets } from './support/log-audit.ts';
+import { scanLogsForSecrets } from './support/log-audit-scan.ts';
 
 const dirs: string[] = [];
 let server: TestServer;

@@ -9,7 +9,7 @@ import { migrateDatabase } from '../../src/db/migrations.ts';
 import { startEmbeddedPostgres } from '../../src/dev/embedded-postgres.ts';
 import { startEmbeddedS3 } from '../../src/dev/embedded-s3.ts';
 import { freePort } from '../../src/dev/free-port.ts';
-import { scanLogsForSecrets } from './log-audit.ts';
+import { scanLogsForSecrets } from './log-audit-scan.ts';
 
 export type TestStack = {
   /** Where harnesses tee every log line and remember every secret (test/support/log-audit.ts). */

@@ -2,12 +2,10 @@
 // secret, key hash or password hash the tests used. Every log line a harness captures (in-process
 // loggers and spawned servers) is teed to one file per test process, every secret the tests handle is
 // remembered in another, and the global teardown scans them all (scanLogsForSecrets).
-import { appendFileSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { inject } from 'vitest';
-
-/** Shorter values would match by accident (and are not secrets this suite hands out). */
-const MIN_SECRET_LENGTH = 8;
+import { afterAll, inject } from 'vitest';
+import { MIN_SECRET_LENGTH, type SecretKind } from './log-audit-scan.ts';
 
 let directory: string | null | undefined;
 
@@ -23,8 +21,6 @@ function auditDir(): string | null {
   return directory;
 }
 
-export type SecretKind = 'password' | 'access_token' | 'refresh_token' | 'api_key' | 'reset_token' | 'hash';
-
 /** Registers secrets the tests used; none may appear in any log line of the run. */
 export function rememberSecret(kind: SecretKind, ...values: (string | null | undefined)[]): void {
   const dir = auditDir();
@@ -35,11 +31,27 @@ export function rememberSecret(kind: SecretKind, ...values: (string | null | und
   if (lines.length) appendFileSync(join(dir, `secrets-${process.pid}.jsonl`), lines.join(''));
 }
 
-/** Keeps a copy of a log line a harness captured (synchronous: a crashing test loses nothing). */
-export function teeLogLine(line: string): void {
+// Lines are buffered and written in batches: a synchronous write per line slowed the load generators of
+// the process-model tests (which share this process with a spawned server's log stream) by half.
+const pendingLines: string[] = [];
+const BATCH = 500;
+
+function flushLogLines(): void {
   const dir = auditDir();
-  if (dir) appendFileSync(join(dir, `logs-${process.pid}.jsonl`), `${line}\n`);
+  if (!dir || pendingLines.length === 0) return;
+  appendFileSync(join(dir, `logs-${process.pid}.jsonl`), pendingLines.splice(0).join(''));
 }
+
+/** Keeps a copy of a log line a harness captured; flushed in batches and when the test file ends. */
+export function teeLogLine(line: string): void {
+  pendingLines.push(`${line}\n`);
+  if (pendingLines.length >= BATCH) flushLogLines();
+}
+
+// Registered while the file is collected (this module is imported then), so it runs at the file's end,
+// after the harness's own cleanups (registered later, run first), and the process exit catches the rest.
+afterAll(() => flushLogLines());
+process.once('exit', flushLogLines);
 
 /** The secrets of one API exchange: credentials sent, tokens and keys received. */
 export function rememberExchange(sent: unknown, received: unknown, setCookies: string[] = []): void {
@@ -71,52 +83,4 @@ export async function rememberDatabaseSecrets(query: (text: string) => Promise<R
       // An unmigrated database has no such table.
     }
   }
-}
-
-export type Leak = { kind: SecretKind; file: string; line: number };
-
-/**
- * Scans every log file of `dir` for every remembered secret; a leak names where, never the secret.
- * Secrets are indexed by their first characters, so the scan is one pass over the logs however many
- * secrets the run remembered.
- */
-export function scanLogsForSecrets(dir: string): { lines: number; secrets: number; leaks: Leak[] } {
-  let files: string[] = [];
-  try {
-    files = readdirSync(dir);
-  } catch {
-    return { lines: 0, secrets: 0, leaks: [] };
-  }
-  const byPrefix = new Map<string, Map<string, SecretKind>>();
-  let secrets = 0;
-  for (const file of files.filter((name) => name.startsWith('secrets-'))) {
-    for (const line of readFileSync(join(dir, file), 'utf8').split('\n').filter(Boolean)) {
-      const { kind, value } = JSON.parse(line) as { kind: SecretKind; value: string };
-      const prefix = value.slice(0, MIN_SECRET_LENGTH);
-      const group = byPrefix.get(prefix) ?? new Map<string, SecretKind>();
-      if (!group.has(value)) secrets++;
-      group.set(value, kind);
-      byPrefix.set(prefix, group);
-    }
-  }
-  // A password hash is recognisable even if no test read it back.
-  const argon = byPrefix.get('$argon2id$'.slice(0, MIN_SECRET_LENGTH)) ?? new Map<string, SecretKind>();
-  argon.set('$argon2id$', 'hash');
-  byPrefix.set('$argon2id$'.slice(0, MIN_SECRET_LENGTH), argon);
-  const leaks: Leak[] = [];
-  let lines = 0;
-  for (const file of files.filter((name) => name.startsWith('logs-'))) {
-    const text = readFileSync(join(dir, file), 'utf8');
-    for (let at = text.indexOf('\n'); at !== -1; at = text.indexOf('\n', at + 1)) lines++;
-    for (let i = 0; i + MIN_SECRET_LENGTH <= text.length; i++) {
-      const group = byPrefix.get(text.slice(i, i + MIN_SECRET_LENGTH));
-      if (!group) continue;
-      for (const [value, kind] of group) {
-        if (text.startsWith(value, i)) {
-          leaks.push({ kind, file, line: text.slice(0, i).split('\n').length });
-        }
-      }
-    }
-  }
-  return { lines, secrets, leaks };
 }
