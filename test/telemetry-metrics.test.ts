@@ -220,3 +220,13 @@ describe('metrics of a single process', () => {
     });
   });
 });
+
+describe('METRICS_ENABLED=false', () => {
+  it('opens no metrics listener', async () => {
+    const port = await freePort();
+    const server = await spawnServer({ METRICS_PORT: String(port), METRICS_ENABLED: 'false' });
+    expect((await fetch(`${server.url}/livez`)).status).toBe(200);
+    await expect(fetch(`http://127.0.0.1:${port}/metrics`)).rejects.toThrow();
+    expect(server.logs.some((line) => line.msg === 'metrics listening')).toBe(false);
+  });
+});
