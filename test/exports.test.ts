@@ -224,7 +224,8 @@ describe('exports', () => {
     const [kept] = [docs[5]!];
     expect((await call(owner, 'DELETE', `/v1/documents/${deleted!.id}`)).status).toBe(204);
     const done = await waitFor(id, (view) => view.status === 'succeeded');
-    expect(done).toMatchObject({ documents_total: 3, documents_done: 3 });
+    const failures = workers[0]!.logs.filter((line) => line.msg === 'job failed');
+    expect(done, JSON.stringify(failures)).toMatchObject({ documents_total: 3, documents_done: 3 });
     const file = join(dir, 'degraded.zip');
     await download(id, file);
     const manifest = JSON.parse(execFileSync('unzip', ['-p', file, 'manifest.json'], { encoding: 'utf8' }));
