@@ -18,6 +18,8 @@ export const workerEnv = (server: TestServer, env: Env = {}): Record<string, str
   METRICS_PORT: '0',
   JOBS_POLL_INTERVAL_MS: '500',
   RUNTIME_MODE_POLL_MS: '500',
+  // The harness's 3 s suits fault tests of the API; a worker streaming parts on a loaded machine needs more.
+  S3_TIMEOUT_MS: '30000',
   ...(Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined)) as Record<string, string>),
 });
 

@@ -67,26 +67,14 @@ export function createExportRunner(deps: {
       if (error instanceof ExportCanceled) return 'canceled';
       throw error;
     }
-    const attempt = newUuid();
-    const [row] = await db
-      .update(exports)
-      .set({
-        status: 'running',
-        attempt,
-        startedAt: sql`coalesce(${exports.startedAt}, now())`,
-        documentsDone: 0,
-        bytesDone: 0,
-        updatedAt: new Date(),
-      })
-      .where(
-        and(
-          eq(exports.id, id),
-          inArray(exports.status, ['queued', 'running']),
-          sql`${exports.deletedAt} is null`,
-        ),
-      )
-      .returning();
-    if (!row) return 'canceled';
+    const claimable = and(
+      eq(exports.id, id),
+      inArray(exports.status, ['queued', 'running']),
+      sql`${exports.deletedAt} is null`,
+    );
+    const [pending] = await db.select().from(exports).where(claimable);
+    if (!pending) return 'canceled';
+    // The selection first, so that a `running` export always shows its totals.
     const docs = await db
       .select({
         id: documents.id,
@@ -97,13 +85,25 @@ export function createExportRunner(deps: {
         updatedAt: documents.updatedAt,
       })
       .from(documents)
-      .where(selection(row))
+      .where(selection(pending))
       .orderBy(asc(documents.createdAt), asc(documents.id));
     const bytesTotal = docs.reduce((sum, doc) => sum + doc.size, 0);
-    await db
+    const attempt = newUuid();
+    const [row] = await db
       .update(exports)
-      .set({ documentsTotal: docs.length, bytesTotal })
-      .where(and(eq(exports.id, id), eq(exports.attempt, attempt)));
+      .set({
+        status: 'running',
+        attempt,
+        startedAt: sql`coalesce(${exports.startedAt}, now())`,
+        documentsTotal: docs.length,
+        bytesTotal,
+        documentsDone: 0,
+        bytesDone: 0,
+        updatedAt: new Date(),
+      })
+      .where(claimable)
+      .returning();
+    if (!row) return 'canceled';
 
     const controller = new AbortController();
     const onSignal = () => controller.abort(signal.reason);
