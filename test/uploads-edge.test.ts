@@ -104,6 +104,28 @@ describe('content types (API.md, Documents)', () => {
     expect([odd.status, odd.body.document?.content_type]).toEqual([201, 'application/x-foo']);
   });
 
+  it('the file part keeps its declared type when field parts follow it in the same chunk (curl -F order)', async () => {
+    const boundary = 'curlOrder42';
+    const body =
+      `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="hello.txt"\r\nContent-Type: text/plain\r\n\r\n` +
+      `Hello\r\n--${boundary}\r\nContent-Disposition: form-data; name="metadata"\r\n\r\n{"a":1}\r\n` +
+      `--${boundary}\r\nContent-Disposition: form-data; name="name"\r\n\r\nhello\r\n--${boundary}--\r\n`;
+    const response = await fetch(`${open.url}/v1/documents`, {
+      method: 'POST',
+      headers: {
+        authorization: `Bearer ${alice.accessToken}`,
+        'content-type': `multipart/form-data; boundary=${boundary}`,
+      },
+      body,
+    });
+    const created = (await response.json()) as Json;
+    expect([response.status, created.document?.content_type, created.document?.metadata]).toEqual([
+      201,
+      'text/plain',
+      { a: 1 },
+    ]);
+  });
+
   it('a part whose Content-Type cannot be parsed is 415 (not text/plain), saying what is accepted', async () => {
     for (const type of ['pdf', 'image/', '/png', 'text plain']) {
       const result = await framedUpload(open, alice, 'x.pdf', `Content-Type: ${type}\r\n`, PDF);

@@ -44,18 +44,31 @@ const asProblem = (error: unknown): AppError => {
 };
 
 /**
- * The raw `Content-Type` header of the last part whose headers end in `window` (busboy reports a missing
+ * The raw `Content-Type` header of the `file` part, whose headers end in `window` (busboy reports a missing
  * and an unparseable type both as `text/plain`; API.md tells them apart). Parts are delimited by
  * `--boundary` + CRLF, which the content of a part can never contain. `null`: the part's headers were
  * not found (then busboy's reading stands).
  */
 function lastPartType(window: Buffer, boundary: string): string | undefined | null {
-  const start = boundary ? window.lastIndexOf(`--${boundary}\r\n`) : -1;
-  if (start < 0) return null;
-  const end = window.indexOf('\r\n\r\n', start);
-  const block = window.subarray(start, end < 0 ? undefined : end).toString('latin1');
-  const line = block.split('\r\n').find((header) => /^content-type\s*:/i.test(header));
-  return line?.slice(line.indexOf(':') + 1).trim();
+  if (!boundary) return null;
+  // The chunk that announced the file part may also hold later parts (a small body arrives whole):
+  // the headers wanted are those of the part named `file`, the last such block in the window.
+  const marker = `--${boundary}\r\n`;
+  for (
+    let start = window.lastIndexOf(marker);
+    start >= 0;
+    start = start ? window.lastIndexOf(marker, start - 1) : -1
+  ) {
+    const end = window.indexOf('\r\n\r\n', start);
+    const lines = window
+      .subarray(start, end < 0 ? undefined : end)
+      .toString('latin1')
+      .split('\r\n');
+    if (!lines.some((line) => /^content-disposition\s*:.*;\s*name="?file"?\s*(;|$)/i.test(line))) continue;
+    const line = lines.find((header) => /^content-type\s*:/i.test(header));
+    return line?.slice(line.indexOf(':') + 1).trim();
+  }
+  return null;
 }
 
 /**
