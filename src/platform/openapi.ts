@@ -163,6 +163,11 @@ export const PUBLIC_TAGS = [
       'Upload (streamed), list, download (ranges, presigned redirects), rename and delete documents.',
   },
   {
+    name: 'Exports',
+    description:
+      'ZIP exports of an account’s documents, built by the background worker: create, follow progress, download, cancel.',
+  },
+  {
     name: 'Admin',
     description: 'Operations on every account, the audit log and the runtime mode (role `admin`).',
   },

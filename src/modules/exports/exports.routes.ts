@@ -92,6 +92,8 @@ export const listExportsRoute = defineRoute({
   path: '/v1/exports',
   operationId: 'listExports',
   summary: 'List exports, newest first',
+  description:
+    'The account’s exports, newest first, with keyset pagination (`next_cursor`); finished ones stay listed until they expire.',
   middleware: [...authenticated()],
   request: { query: z.object(pageQuery) },
   responses: {
@@ -108,6 +110,8 @@ export const getExportRoute = defineRoute({
   path: '/v1/exports/{id}',
   operationId: 'getExport',
   summary: 'An export’s status and progress',
+  description:
+    'Status (`queued`, `running`, `succeeded`, `failed`, `canceled`, `expired`), progress in documents and bytes, and once it succeeded the ZIP’s size and SHA-256. Poll it, or follow `Location` from the create answer.',
   middleware: [...authenticated()],
   request: { params },
   responses: { 200: { description: 'The export', content: jsonContent(exportSchema) } },
