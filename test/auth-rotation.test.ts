@@ -6,19 +6,24 @@ import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { api, PASSWORD, type Session } from './support/api.ts';
 import { startTestServer, type TestServer } from './support/harness.ts';
+import { startTestWorker } from './support/worker.ts';
 
 let server: TestServer;
 let client: ReturnType<typeof api>;
 let sql: postgres.Sql;
+let worker: Awaited<ReturnType<typeof startTestWorker>>;
 const dataDir = `/tmp/stowage-rotation-${process.pid}`;
 
 beforeAll(async () => {
   server = await startTestServer({ env: { DATA_DIR: dataDir } });
   client = api(server);
   sql = postgres(server.config.database.url!, { max: 4, onnotice: () => {} });
+  // Reset mail is sent by the worker, into DATA_DIR/outbox/ here.
+  worker = await startTestWorker(server, { DATA_DIR: dataDir });
 });
 
 afterAll(async () => {
+  await worker.shutdown('test finished');
   await sql.end();
   await rm(dataDir, { recursive: true, force: true });
 });
@@ -110,11 +115,17 @@ describe('password reset tokens', () => {
   const requestToken = async (email: string) => {
     const before = new Set(await readdir(outbox()).catch(() => []));
     expect((await client.call('POST', '/v1/auth/password-reset', { body: { email } })).status).toBe(202);
-    await server.services.passwords.drain();
-    for (const file of await readdir(outbox())) {
-      if (before.has(file)) continue;
-      const mail = JSON.parse(await readFile(join(outbox(), file), 'utf8'));
-      if (mail.to === email) return /\n\n([A-Za-z0-9_-]{43})\n\n/.exec(mail.text)![1]!;
+    await server.services.passwords.drain(); // the work runs after the 202; the worker mails it
+    for (
+      const deadline = Date.now() + 10_000;
+      Date.now() < deadline;
+      await new Promise((r) => setTimeout(r, 100))
+    ) {
+      for (const file of await readdir(outbox()).catch(() => [])) {
+        if (before.has(file)) continue;
+        const mail = JSON.parse(await readFile(join(outbox(), file), 'utf8'));
+        if (mail.to === email) return /\n\n([A-Za-z0-9_-]{43})\n\n/.exec(mail.text)![1]!;
+      }
     }
     throw new Error(`no mail for ${email}`);
   };
