@@ -147,15 +147,15 @@ describe('an upload that does not complete leaves nothing behind', () => {
       req.destroy();
       s3 = await startEmbeddedS3({ dir, port: s3Port, buckets: ['faults'] });
     }
-    // The object may or may not exist (a put cut by the outage can have landed): the pending row keeps
-    // its key until the sweeper has deleted both.
+    // The object may or may not exist (a put cut by the outage can have landed): the row, handed to the
+    // sweeper (`deleting`), keeps its key until the sweeper has deleted both.
     const state = await leftovers(session);
     expect(state).toMatchObject({ bytesUsed: 0, count: 0 });
-    expect(state.rows.map((r) => r.status)).toEqual(state.rows.length ? ['pending'] : []);
+    expect(state.rows.map((r) => r.status)).toEqual(['deleting']);
     const database = createDatabase({ ...server.config.database, url: server.config.database.url! });
     const storage = createStorage({ ...server.config.s3, endpoint: s3.endpoint });
     try {
-      await sql`update documents set updated_at = now() - interval '1 hour' where status = 'pending'`;
+      await sql`update documents set updated_at = now() - interval '1 hour' where status <> 'ready'`;
       await createSweeper({
         db: database.db,
         storage,

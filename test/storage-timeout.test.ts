@@ -2,6 +2,10 @@
 // client gets 503 service_unavailable with Retry-After within it, and nothing is left half done.
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createDatabase } from '../src/db/client.ts';
+import { createSweeper } from '../src/modules/documents/sweeper.ts';
+import { createLogger } from '../src/platform/logger.ts';
+import { createStorage } from '../src/storage/storage.ts';
 import { api, type Json, type Session } from './support/api.ts';
 import { type HangProxy, startHangProxy } from './support/hang-proxy.ts';
 import { stack, startTestServer, type TestServer } from './support/harness.ts';
@@ -82,8 +86,25 @@ describe('a hung object store', () => {
       proxy.hang(false);
     }
 
-    // The failed upload left no row (ready or pending) and no object; the failed delete kept the
-    // document, its bytes and its quota charge as they were.
+    // The failed upload charged nothing and is handed to the sweeper (`deleting`: its object may or may
+    // not have landed, and the hung store could not be asked); the failed delete kept the document, its
+    // bytes and its quota charge as they were. Once the sweeper has run, nothing of the upload is left.
+    expect(await state(session)).toEqual({ ...before, rows: ['ready', 'deleting'] });
+    await sql`update documents set updated_at = now() - interval '1 hour' where status = 'deleting'`;
+    const database = createDatabase({ ...server.config.database, url: server.config.database.url! });
+    const storage = createStorage({ ...server.config.s3, endpoint: stack().s3Endpoint });
+    try {
+      const sweeper = createSweeper({
+        db: database.db,
+        storage,
+        logger: createLogger({ level: 'silent' }),
+        pendingTtlS: 3600,
+      });
+      expect(await sweeper.runOnce()).toBe(1);
+    } finally {
+      storage.close();
+      await database.close();
+    }
     expect(await state(session)).toEqual(before);
     const fetched = await client.call('GET', `/v1/documents/${kept.id}/content`, {
       token: session.accessToken,

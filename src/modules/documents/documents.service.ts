@@ -78,9 +78,18 @@ export function createDocumentsService(deps: {
    * Removes an upload that did not complete: its object first, then its row. The object is deleted even
    * when the put reported a failure: a put whose answer was lost (the store stopped or the connection
    * broke after it had the bytes) may have stored it, and deleting a missing key is a no-op. If that
-   * delete fails, the pending row stays, so the sweeper retries both.
+   * delete fails, the row stays, so the sweeper retries both.
+   *
+   * When the store itself failed the put, asking it to delete now would only add its timeout to the
+   * answer: the row is handed to the sweeper instead (`deleting`, as for a failed document delete),
+   * which removes the key and the row once the store answers again.
    */
-  async function discard(row: Pick<DocumentRow, 'id' | 'storageKey'>): Promise<void> {
+  async function discard(row: Pick<DocumentRow, 'id' | 'storageKey'>, storeFailed: boolean): Promise<void> {
+    const where = and(eq(documents.id, row.id), eq(documents.status, 'pending'));
+    if (storeFailed) {
+      await db.update(documents).set({ status: 'deleting', updatedAt: new Date() }).where(where);
+      return;
+    }
     try {
       await storage.delete(row.storageKey);
     } catch (error) {
@@ -90,7 +99,7 @@ export function createDocumentsService(deps: {
       );
       return;
     }
-    await db.delete(documents).where(and(eq(documents.id, row.id), eq(documents.status, 'pending')));
+    await db.delete(documents).where(where);
   }
 
   // The hottest read of the API: prepared once, so drizzle does not rebuild its SQL each time.
@@ -185,8 +194,10 @@ export function createDocumentsService(deps: {
         if (error) failWith(error);
       }) as unknown as Readable;
       let stored: Promise<void> | undefined;
+      let storeFailed = false;
       try {
         stored = storage.put(row.storageKey, source, contentType, abort.signal).catch((error) => {
+          storeFailed = !failure && !(error instanceof AppError);
           throw failure ?? (error instanceof AppError ? error : storageUnavailable(error));
         });
         const [, fields] = await Promise.all([stored, received.fields]);
@@ -223,7 +234,7 @@ export function createDocumentsService(deps: {
         source.destroy();
         // Let the aborted put settle first: a put still in flight could store the object after the delete.
         await stored?.catch(() => {});
-        await discard(row).catch((error: unknown) =>
+        await discard(row, storeFailed).catch((error: unknown) =>
           logger.warn(
             { err: error, document_id: toPublicId('doc', id) },
             'could not remove a failed upload; the sweeper will',
