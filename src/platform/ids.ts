@@ -44,4 +44,7 @@ export const publicIdSchema = (prefix: IdPrefix) =>
   z
     .string()
     .regex(new RegExp(`^${prefix}_[0-7][0-9a-hjkmnp-tv-z]{25}$`), `must be a ${prefix}_ id`)
+    // The pattern admits strings that are no UUID (version and variant bits): the schema must accept
+    // exactly what the decoder does, or a handler receives an id it cannot decode (a 500 in exports).
+    .refine((id) => fromPublicId(prefix, id) !== undefined, `must be a ${prefix}_ id`)
     .meta({ example: `${prefix}_01jdx5m7kqf3v9r2w8y4t6n0hc` });
