@@ -12,6 +12,7 @@ import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { StandardRetryStrategy } from '@smithy/core/retry';
 import type { Config } from '../config.ts';
 import { instrumentS3 } from '../telemetry/s3.ts';
+import { ByteWindow } from './byte-window.ts';
 
 export type Storage = ReturnType<typeof createStorage>;
 
@@ -138,7 +139,15 @@ export function createStorage(config: Config['s3'] & { endpoint: string }) {
           { abortSignal },
         ),
       );
-      return object.Body as Readable;
+      const body = object.Body as Readable;
+      if (!range) return body;
+      // Never trust the store to have honoured the range: send exactly the bytes we announced.
+      const expected = range.end - range.start + 1;
+      const honoured = object.ContentRange?.startsWith(`bytes ${range.start}-${range.end}/`) ?? false;
+      if (honoured && object.ContentLength === expected) return body;
+      const window = new ByteWindow(honoured ? 0 : range.start, expected);
+      window.on('close', () => body.destroy());
+      return body.on('error', (error) => window.destroy(error)).pipe(window);
     },
 
     /** Idempotent: deleting a missing object succeeds. */

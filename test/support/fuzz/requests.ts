@@ -140,11 +140,14 @@ const wrongValue: fc.Arbitrary<unknown> = fc.oneof(
 
 /** Path and query text: strings must survive percent-encoding even when they are not valid UTF-16. */
 function encode(value: string): string {
-  // A lone surrogate cannot be percent-encoded as UTF-8; send it the way a careless client would.
-  if (/[\ud800-\udfff]/.test(value) && !value.isWellFormed())
-    return value.replace(/[\ud800-\udfff]/g, '%ED%A0%80');
   if (/^%/.test(value)) return value; // already "encoded" garbage: send as is
-  return encodeURIComponent(value);
+  // Code point by code point: a lone surrogate has no UTF-8 form, so it goes as the bytes a careless
+  // client would send (its CESU-8 encoding); everything else is percent-encoded as usual.
+  return Array.from(value, (char) =>
+    char.isWellFormed()
+      ? encodeURIComponent(char)
+      : `%ED%${(0xa0 + ((char.charCodeAt(0) >> 6) & 0x1f)).toString(16).toUpperCase()}%${(0x80 + (char.charCodeAt(0) & 0x3f)).toString(16).toUpperCase()}`,
+  ).join('');
 }
 
 function pathArbitrary(endpoint: Endpoint, world: FuzzWorld, hostile: boolean): fc.Arbitrary<string> {
@@ -209,7 +212,8 @@ function headerParams(endpoint: Endpoint, components: Components, hostile: boole
                 'bytes=-0',
                 'a'.repeat(300),
               )
-            : arbitraryFor(p.schema, components).map(String),
+            : // A header value is visible ASCII: what a client library would send at all.
+              arbitraryFor(p.schema, components).map((v) => String(v).replace(/[^\x20-\x7e]/g, '')),
           { nil: undefined },
         ),
       ),
@@ -474,6 +478,14 @@ function rawArbitrary(world: FuzzWorld): fc.Arbitrary<FuzzRequest> {
 /** One operation's requests: mostly valid, with every kind of mutation in the rest. */
 export function requestArbitrary(document: OpenApiDocument, world: FuzzWorld): fc.Arbitrary<FuzzRequest> {
   const endpoints = endpointsOf(document);
+  const statusesOfPath = new Map<string, number[]>();
+  for (const endpoint of endpoints) {
+    statusesOfPath.set(endpoint.template, [
+      ...(statusesOfPath.get(endpoint.template) ?? []),
+      ...endpoint.statuses,
+      200,
+    ]);
+  }
   const credentialLabels = Object.keys(world.credentials);
   const perEndpoint = endpoints.map((endpoint) => {
     const jsonSchema = endpoint.operation.requestBody?.content['application/json']?.schema;
@@ -497,71 +509,84 @@ export function requestArbitrary(document: OpenApiDocument, world: FuzzWorld): f
       'oversized body',
       'odd method',
     );
-    return fc
-      .record({
-        mutation,
-        credential,
-        validPath: pathArbitrary(endpoint, world, false),
-        hostilePath: pathArbitrary(endpoint, world, true),
-        validQuery: queryArbitrary(endpoint, document.components, false),
-        hostileQuery: queryArbitrary(endpoint, document.components, true),
-        params: headerParams(endpoint, document.components, false),
-        hostileParams: headerParams(endpoint, document.components, true),
-        extraHeaders: HOSTILE_HEADERS,
-        body: jsonSchema
-          ? arbitraryFor(resolve(jsonSchema, document.components), document.components)
-          : fc.constant(undefined),
-        upload: multipart ? uploadArbitrary(false) : fc.constant(undefined),
-        hostileUpload: multipart ? uploadArbitrary(true) : fc.constant(undefined),
-        oddMethod: fc.constantFrom(...ODD_METHODS),
-        malformed: fc.constantFrom(...MALFORMED_JSON),
-      })
-      .chain((r) =>
-        (r.mutation === 'body mutated' && r.body !== undefined
-          ? mutateJson(r.body)
-          : fc.constant(undefined)
-        ).map((mutated) => ({ ...r, mutated })),
-      )
-      .map((r): FuzzRequest => {
-        const headers: Record<string, string> = {
-          ...(r.mutation === 'hostile headers' ? r.hostileParams : r.params),
-        };
-        const auth = authorization(r.credential, world);
-        if (auth) headers.authorization = auth;
-        if (r.mutation === 'hostile headers') Object.assign(headers, r.extraHeaders);
-        let method = endpoint.method;
-        const path =
-          (r.mutation === 'hostile path' ? r.hostilePath : r.validPath) +
-          (r.mutation === 'hostile query' ? r.hostileQuery : r.validQuery);
-        const request: FuzzRequest = { endpoint: endpoint.name, mutation: r.mutation, method, path, headers };
-        if (r.mutation === 'odd method') {
-          method = r.oddMethod;
-          request.method = method;
-          request.mutation = `odd method ${method}`;
+    return (
+      fc
+        .record({
+          mutation,
+          credential,
+          validPath: pathArbitrary(endpoint, world, false),
+          hostilePath: pathArbitrary(endpoint, world, true),
+          validQuery: queryArbitrary(endpoint, document.components, false),
+          hostileQuery: queryArbitrary(endpoint, document.components, true),
+          params: headerParams(endpoint, document.components, false),
+          hostileParams: headerParams(endpoint, document.components, true),
+          extraHeaders: HOSTILE_HEADERS,
+          body: jsonSchema
+            ? arbitraryFor(resolve(jsonSchema, document.components), document.components)
+            : fc.constant(undefined),
+          upload: multipart ? uploadArbitrary(false) : fc.constant(undefined),
+          hostileUpload: multipart ? uploadArbitrary(true) : fc.constant(undefined),
+          oddMethod: fc.constantFrom(...ODD_METHODS),
+          malformed: fc.constantFrom(...MALFORMED_JSON),
+        })
+        .chain((r) =>
+          (r.mutation === 'body mutated' && r.body !== undefined
+            ? mutateJson(r.body)
+            : fc.constant(undefined)
+          ).map((mutated) => ({ ...r, mutated })),
+        )
+        .map((r): FuzzRequest => {
+          const headers: Record<string, string> = {
+            ...(r.mutation === 'hostile headers' ? r.hostileParams : r.params),
+          };
+          const auth = authorization(r.credential, world);
+          if (auth) headers.authorization = auth;
+          if (r.mutation === 'hostile headers') Object.assign(headers, r.extraHeaders);
+          let method = endpoint.method;
+          const path =
+            (r.mutation === 'hostile path' ? r.hostilePath : r.validPath) +
+            (r.mutation === 'hostile query' ? r.hostileQuery : r.validQuery);
+          const request: FuzzRequest = {
+            endpoint: endpoint.name,
+            mutation: r.mutation,
+            method,
+            path,
+            headers,
+          };
+          if (r.mutation === 'odd method') {
+            method = r.oddMethod;
+            request.method = method;
+            request.mutation = `odd method ${method}`;
+            return request;
+          }
+          if (jsonSchema) {
+            headers['content-type'] = 'application/json';
+            if (r.mutation === 'malformed json') request.body = r.malformed;
+            else if (r.mutation === 'oversized body') request.padBytes = 2 * 1024 * 1024;
+            else if (r.mutation === 'wrong content type') {
+              headers['content-type'] = 'text/plain';
+              request.body = JSON.stringify(r.body ?? {});
+            } else if (r.mutated) {
+              request.body = JSON.stringify(r.mutated.body) ?? 'null';
+              request.mutation = `body mutated: ${r.mutated.how}`;
+            } else request.body = JSON.stringify(r.body ?? {});
+          } else if (multipart) {
+            const hostile = ['body mutated', 'malformed json', 'oversized body'].includes(r.mutation);
+            const built = hostile ? r.hostileUpload! : r.upload!;
+            headers['content-type'] =
+              r.mutation === 'wrong content type' ? 'application/json' : built.contentType;
+            request.bodyBase64 = built.body.toString('base64');
+            request.mutation = hostile ? `upload: ${built.how}` : r.mutation;
+          }
           return request;
-        }
-        if (jsonSchema) {
-          headers['content-type'] = 'application/json';
-          if (r.mutation === 'malformed json') request.body = r.malformed;
-          else if (r.mutation === 'oversized body') request.padBytes = 2 * 1024 * 1024;
-          else if (r.mutation === 'wrong content type') {
-            headers['content-type'] = 'text/plain';
-            request.body = JSON.stringify(r.body ?? {});
-          } else if (r.mutated) {
-            request.body = JSON.stringify(r.mutated.body) ?? 'null';
-            request.mutation = `body mutated: ${r.mutated.how}`;
-          } else request.body = JSON.stringify(r.body ?? {});
-        } else if (multipart) {
-          const hostile = ['body mutated', 'malformed json', 'oversized body'].includes(r.mutation);
-          const built = hostile ? r.hostileUpload! : r.upload!;
-          headers['content-type'] =
-            r.mutation === 'wrong content type' ? 'application/json' : built.contentType;
-          request.bodyBase64 = built.body.toString('base64');
-          request.mutation = hostile ? `upload: ${built.how}` : r.mutation;
-        }
-        return request;
-      })
-      .map((request) => ({ ...request, documented: endpoint.statuses }));
+        })
+        // Another method on the same path is answered by that path's other operations (or 405).
+        .map((request) => ({
+          ...request,
+          documented:
+            request.method === endpoint.method ? endpoint.statuses : statusesOfPath.get(endpoint.template),
+        }))
+    );
   });
   const unmatched = fc
     .record({
