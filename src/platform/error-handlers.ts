@@ -51,6 +51,11 @@ export const validationHook: Hook<unknown, AppEnv, string, unknown> = (result) =
 export const errorHandler =
   (publicUrl: string, logger: Logger): ErrorHandler<AppEnv> =>
   (error, c) => {
+    // The client went away while its body was being read (Node's 'aborted', an ECONNRESET): that is no
+    // dependency failure, and nobody is left to read the answer. Counted and logged as a client error.
+    if (c.env?.incoming?.destroyed && (error as { message?: string }).message === 'aborted') {
+      return problemResponse(c, publicUrl, new AppError('bad_request', { detail: 'The client went away' }));
+    }
     const known = toAppError(error);
     if (known && known !== error && PROBLEMS[known.code].status >= 500) {
       // A dependency failed (not our bug, but operators need the cause): logged without the client's details.
