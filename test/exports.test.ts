@@ -11,6 +11,7 @@ import { pipeline } from 'node:stream/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '../src/dev/free-port.ts';
 import { fromPublicId } from '../src/platform/ids.ts';
 import { createStorage, listKeys } from '../src/storage/storage.ts';
 import { api, type Json, type Session } from './support/api.ts';
@@ -223,7 +224,7 @@ describe('exports', () => {
     const [deleted] = docs.splice(5, 1);
     const [kept] = [docs[5]!];
     expect((await call(owner, 'DELETE', `/v1/documents/${deleted!.id}`)).status).toBe(204);
-    const done = await waitFor(id, (view) => view.status === 'succeeded');
+    const done = await waitFor(id, (view) => view.status === 'succeeded' || view.status === 'failed');
     const failures = workers[0]!.logs.filter((line) => line.msg === 'job failed');
     expect(done, JSON.stringify(failures)).toMatchObject({ documents_total: 3, documents_done: 3 });
     const file = join(dir, 'degraded.zip');
@@ -380,4 +381,32 @@ describe('exports', () => {
       expect(createHash('sha256').update(bytes).digest('hex')).toBe(entry.sha256);
     }
   }, 60_000);
+
+  it('an export that keeps failing is retried, then dead-lettered and marked failed', async () => {
+    for (const worker of workers) if (worker.child.exitCode === null) worker.child.kill('SIGTERM');
+    await Promise.all(workers.map((worker) => worker.exited));
+    // A worker whose object store refuses every connection.
+    const broken = await spawnWorker(server, {
+      S3_ENDPOINT: `http://127.0.0.1:${await freePort()}`,
+      EXPORT_RETRY_DELAY_S: '1',
+    });
+    workers.push(broken);
+    const created = await call(owner, 'POST', '/v1/exports', { document_ids: [docs[3]!.id] });
+    const id = created.body!.export.id as string;
+    const view = await waitFor(id, (v) => v.status === 'failed', 90_000);
+    expect(view.error).toEqual({
+      code: 'export_failed',
+      detail: 'The export failed repeatedly; create a new one',
+    });
+    expect(view.finished_at).not.toBeNull();
+    // The first attempt and three retries, then the dead-letter queue's handler.
+    expect(broken.logs.filter((line) => line.queue === 'export' && line.msg === 'job failed')).toHaveLength(
+      4,
+    );
+    await expect
+      .poll(() => broken.logs.some((line) => line.queue === 'export-dead' && line.msg === 'job completed'))
+      .toBe(true);
+    const notReady = await call(owner, 'GET', `/v1/exports/${id}/content`);
+    expect([notReady.status, notReady.body?.code]).toEqual([409, 'export_not_ready']);
+  }, 120_000);
 });

@@ -25,12 +25,10 @@ export async function startThrottleProxy(target: string, bytesPerSecond: number)
   const server = createServer((client) => {
     const upstream = connect(Number(port), hostname);
     sockets.add(client).add(upstream);
-    const close = () => {
-      client.destroy();
-      upstream.destroy();
-    };
-    client.on('error', close).on('close', close);
-    upstream.on('error', close).on('close', close);
+    // When the service closes, the client still gets what the throttle holds: the pipes end it after the
+    // last byte (destroying it at once cut responses short: "socket hang up").
+    client.on('error', () => upstream.destroy()).on('close', () => upstream.destroy());
+    upstream.on('error', () => client.destroy());
     client.pipe(upstream);
     upstream.pipe(throttle(bytesPerSecond)).pipe(client);
   });

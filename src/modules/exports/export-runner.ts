@@ -233,7 +233,12 @@ export function createExportRunner(deps: {
       })
       .where(and(eq(exports.id, id), inArray(exports.status, ['queued', 'running'])))
       .returning();
-    if (row) await removeObjects(row);
+    // Whatever an attempt left goes now if the store answers; otherwise the purge removes it with the row.
+    if (row) {
+      await removeObjects(row).catch((error: unknown) =>
+        logger.warn({ err: error, export_id: id }, 'could not remove a failed export’s objects'),
+      );
+    }
   }
 
   return { run, markFailed, removeObjects };
