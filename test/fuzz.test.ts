@@ -87,115 +87,127 @@ afterAll(async () => {
 });
 
 describe(`fuzz (seed ${SEED}, ${RUNS} requests)`, () => {
-  it('answers every generated request within the contract, and leaves everything consistent', async () => {
-    const document = (await (await fetch(`${server.url}/openapi.json`)).json()) as OpenApiDocument;
-    const owner = await account('owner');
-    const other = await account('other');
-    const victim = await account('victim');
-    const adminLogin = await json('POST', '/v1/auth/login', ADMIN);
-    secrets.add(adminLogin.body.access_token);
-    const key = await json('POST', '/v1/api-keys', { name: 'fuzz' }, owner.token);
-    const spareKey = await json('POST', '/v1/api-keys', { name: 'spare' }, owner.token);
-    secrets.add(key.body.key);
-    secrets.add(spareKey.body.key);
-    const world: FuzzWorld = {
-      host: new URL(server.url).host,
-      credentials: {
-        session: owner.token,
-        apiKey: key.body.key,
-        foreign: other.token,
-        admin: adminLogin.body.access_token,
-      },
-      ids: [
-        await uploadSmall(owner.token, 'mine.txt'),
-        await uploadSmall(owner.token, 'mine too.txt'),
-        await uploadSmall(other.token, 'theirs.txt'),
-        spareKey.body.id,
-        other.id,
-        victim.id,
-        'doc_01jzzzzzzzzzzzzzzzzzzzzzzz',
-      ],
-    };
+  it(
+    'answers every generated request within the contract, and leaves everything consistent',
+    async () => {
+      const document = (await (await fetch(`${server.url}/openapi.json`)).json()) as OpenApiDocument;
+      const owner = await account('owner');
+      const other = await account('other');
+      const victim = await account('victim');
+      const adminLogin = await json('POST', '/v1/auth/login', ADMIN);
+      secrets.add(adminLogin.body.access_token);
+      const key = await json('POST', '/v1/api-keys', { name: 'fuzz' }, owner.token);
+      const spareKey = await json('POST', '/v1/api-keys', { name: 'spare' }, owner.token);
+      secrets.add(key.body.key);
+      secrets.add(spareKey.body.key);
+      const world: FuzzWorld = {
+        host: new URL(server.url).host,
+        credentials: {
+          session: owner.token,
+          apiKey: key.body.key,
+          foreign: other.token,
+          admin: adminLogin.body.access_token,
+        },
+        ids: [
+          await uploadSmall(owner.token, 'mine.txt'),
+          await uploadSmall(owner.token, 'mine too.txt'),
+          await uploadSmall(other.token, 'theirs.txt'),
+          spareKey.body.id,
+          other.id,
+          victim.id,
+          'doc_01jzzzzzzzzzzzzzzzzzzzzzzz',
+        ],
+      };
 
-    const sender = createSender(server.url);
-    const statuses = new Map<string, number>();
-    const failures: Array<{ request: FuzzRequest; response: unknown; problems: string[]; after?: string[] }> =
-      [];
-    const recent: string[] = [];
-    let sent = 0;
-    await fc.assert(
-      fc.asyncProperty(requestArbitrary(document, world), async (request) => {
-        if (failures.length >= 20) return true; // enough to act on; a dead server would fail them all
-        const response = await sender.send(request);
-        sent++;
-        const outcome =
-          response.status ||
-          response.noAnswer ||
-          (response.error?.startsWith('client refused') ? 'not sent' : 'error');
-        const bucket = `${request.endpoint === 'raw' ? 'raw' : request.method} ${outcome}`;
-        statuses.set(bucket, (statuses.get(bucket) ?? 0) + 1);
-        const problems = violations(request, response);
-        if (problems.length && failures.length < 20) {
-          const { body: _b, bodyBase64: _m, raw, ...shown } = request;
-          failures.push({
-            request: { ...shown, body: request.body?.slice(0, 300), raw: raw?.slice(0, 300) } as FuzzRequest,
-            response: { status: response.status, body: response.body.slice(0, 300), error: response.error },
-            problems,
-            // What came just before: a request that ends a process shows up as its successors' failure.
-            after: failures.length ? undefined : [...recent],
-          });
-        }
-        recent.push(
-          `${request.mutation} ${request.method} ${request.path.slice(0, 80)} → ${response.status}`,
+      const sender = createSender(server.url);
+      const statuses = new Map<string, number>();
+      const failures: Array<{
+        request: FuzzRequest;
+        response: unknown;
+        problems: string[];
+        after?: string[];
+      }> = [];
+      const recent: string[] = [];
+      let sent = 0;
+      await fc.assert(
+        fc.asyncProperty(requestArbitrary(document, world), async (request) => {
+          if (failures.length >= 20) return true; // enough to act on; a dead server would fail them all
+          const response = await sender.send(request);
+          sent++;
+          const outcome =
+            response.status ||
+            response.noAnswer ||
+            (response.error?.startsWith('client refused') ? 'not sent' : 'error');
+          const bucket = `${request.endpoint === 'raw' ? 'raw' : request.method} ${outcome}`;
+          statuses.set(bucket, (statuses.get(bucket) ?? 0) + 1);
+          const problems = violations(request, response);
+          if (problems.length && failures.length < 20) {
+            const { body: _b, bodyBase64: _m, raw, ...shown } = request;
+            failures.push({
+              request: {
+                ...shown,
+                body: request.body?.slice(0, 300),
+                raw: raw?.slice(0, 300),
+              } as FuzzRequest,
+              response: { status: response.status, body: response.body.slice(0, 300), error: response.error },
+              problems,
+              // What came just before: a request that ends a process shows up as its successors' failure.
+              after: failures.length ? undefined : [...recent],
+            });
+          }
+          recent.push(
+            `${request.mutation} ${request.method} ${request.path.slice(0, 80)} → ${response.status}`,
+          );
+          if (recent.length > 5) recent.shift();
+          // Keep the run exploring: new resources join the id pool; a changed runtime mode goes back.
+          if (response.status === 201) {
+            const created = JSON.parse(response.body);
+            const id = created.document?.id ?? created.id;
+            if (typeof id === 'string') world.ids.push(id);
+          }
+          if (request.endpoint === 'PUT /v1/admin/runtime-mode' && response.status === 200) {
+            await json('PUT', '/v1/admin/runtime-mode', { mode: 'normal' }, world.credentials.admin);
+          }
+          return true;
+        }),
+        { seed: SEED, numRuns: RUNS },
+      );
+      sender.close();
+      console.error(
+        `[fuzz] seed ${SEED}: ${sent} requests; statuses ${JSON.stringify(Object.fromEntries([...statuses].sort()))}`,
+      );
+      if (failures.length) {
+        console.error(
+          `[fuzz] replay with FUZZ_SEED=${SEED} FUZZ_RUNS=${RUNS}:\n${JSON.stringify(failures, null, 2)}`,
         );
-        if (recent.length > 5) recent.shift();
-        // Keep the run exploring: new resources join the id pool; a changed runtime mode goes back.
-        if (response.status === 201) {
-          const created = JSON.parse(response.body);
-          const id = created.document?.id ?? created.id;
-          if (typeof id === 'string') world.ids.push(id);
-        }
-        if (request.endpoint === 'PUT /v1/admin/runtime-mode' && response.status === 200) {
-          await json('PUT', '/v1/admin/runtime-mode', { mode: 'normal' }, world.credentials.admin);
-        }
-        return true;
-      }),
-      { seed: SEED, numRuns: RUNS },
-    );
-    sender.close();
-    console.error(
-      `[fuzz] seed ${SEED}: ${sent} requests; statuses ${JSON.stringify(Object.fromEntries([...statuses].sort()))}`,
-    );
-    if (failures.length) {
+      }
+      if (failures.length)
+        console.error(
+          `[fuzz] server log: ${JSON.stringify(server.logs.filter((l) => l.level === 'error' || l.level === 'fatal').slice(0, 5))}`,
+        );
+      expect(failures).toEqual([]);
+
+      // Every process is alive and ready.
+      expect(server.child.exitCode).toBeNull();
+      expect(server.logs.filter((line) => line.msg === 'worker died')).toEqual([]);
+      const ready = await fetch(`${server.url}/readyz`);
+      expect(ready.status).toBe(200);
+
+      // No secret the run used (or its stored hash) reached a log line.
+      const sql = postgres(env.DATABASE_URL!, { max: 1, onnotice: () => {} });
+      for (const row of await sql`select password_hash from users`) secrets.add(row.password_hash);
+      for (const row of await sql`select key_hash from api_keys`) secrets.add(row.key_hash);
+      await sql.end();
+      const logText = server.logs.map((line) => JSON.stringify(line)).join('\n');
+      expect([...secrets].filter((secret) => logText.includes(secret))).toEqual([]);
+
+      // Database and bucket agree.
+      const consistency = await checkConsistency(loadConfig(env));
       console.error(
-        `[fuzz] replay with FUZZ_SEED=${SEED} FUZZ_RUNS=${RUNS}:\n${JSON.stringify(failures, null, 2)}`,
+        `[fuzz] consistency: ${JSON.stringify({ ...consistency, problems: consistency.problems.length })}`,
       );
-    }
-    if (failures.length)
-      console.error(
-        `[fuzz] server log: ${JSON.stringify(server.logs.filter((l) => l.level === 'error' || l.level === 'fatal').slice(0, 5))}`,
-      );
-    expect(failures).toEqual([]);
-
-    // Every process is alive and ready.
-    expect(server.child.exitCode).toBeNull();
-    expect(server.logs.filter((line) => line.msg === 'worker died')).toEqual([]);
-    const ready = await fetch(`${server.url}/readyz`);
-    expect(ready.status).toBe(200);
-
-    // No secret the run used (or its stored hash) reached a log line.
-    const sql = postgres(env.DATABASE_URL!, { max: 1, onnotice: () => {} });
-    for (const row of await sql`select password_hash from users`) secrets.add(row.password_hash);
-    for (const row of await sql`select key_hash from api_keys`) secrets.add(row.key_hash);
-    await sql.end();
-    const logText = server.logs.map((line) => JSON.stringify(line)).join('\n');
-    expect([...secrets].filter((secret) => logText.includes(secret))).toEqual([]);
-
-    // Database and bucket agree.
-    const consistency = await checkConsistency(loadConfig(env));
-    console.error(
-      `[fuzz] consistency: ${JSON.stringify({ ...consistency, problems: consistency.problems.length })}`,
-    );
-    expect(consistency.problems).toEqual([]);
-  }, 900_000);
+      expect(consistency.problems).toEqual([]);
+    },
+    Math.max(900_000, RUNS * 60),
+  );
 });
