@@ -382,6 +382,38 @@ describe('exports', () => {
     }
   }, 60_000);
 
+  it('a worker SIGKILLed mid-export: its job is taken over after the missed heartbeat; the ZIP is whole, nothing partial is visible', async () => {
+    for (const worker of workers) if (worker.child.exitCode === null) worker.child.kill('SIGTERM');
+    await Promise.all(workers.map((worker) => worker.exited));
+    const big = docs.slice(0, 3);
+    const slow = await spawnWorker(server, { S3_ENDPOINT: slowS3, EXPORT_RETRY_DELAY_S: '1' });
+    workers.push(slow);
+    const created = await call(owner, 'POST', '/v1/exports', { document_ids: big.map((doc) => doc.id) });
+    expect(created.status).toBe(202);
+    const id = created.body!.export.id as string;
+    await waitFor(id, (view) => view.status === 'running' && view.bytes_done > 0, 30_000);
+    // No SIGTERM, no hand-back: the process is gone mid-stream, its multipart upload left open.
+    slow.child.kill('SIGKILL');
+    await slow.exited;
+    workers.push(await spawnWorker(server, { EXPORT_RETRY_DELAY_S: '1' }));
+    let view = await exportOf(id);
+    for (const deadline = Date.now() + 150_000; view.status !== 'succeeded'; view = await exportOf(id)) {
+      expect(['running', 'queued']).toContain(view.status);
+      const early = await call(owner, 'GET', `/v1/exports/${id}/content`);
+      expect([early.status, early.body?.code]).toEqual([409, 'export_not_ready']);
+      if (Date.now() > deadline) throw new Error(`export ${id} not taken over: ${JSON.stringify(view)}`);
+      await sleep(500);
+    }
+    expect(view).toMatchObject({ documents_total: 3, documents_done: 3, error: null });
+    const file = join(dir, 'after-kill.zip');
+    await download(id, file);
+    const zip = await readFile(file);
+    expect([zip.length, sha256(zip)]).toEqual([view.size_bytes, view.sha256]);
+    expect(execFileSync('unzip', ['-t', file], { encoding: 'utf8' })).toMatch(/No errors detected/);
+    // The killed attempt never completed its upload: only the finished attempt's object exists.
+    expect(await keysOf(id)).toHaveLength(1);
+  }, 200_000);
+
   it('an export that keeps failing is retried, then dead-lettered and marked failed', async () => {
     for (const worker of workers) if (worker.child.exitCode === null) worker.child.kill('SIGTERM');
     await Promise.all(workers.map((worker) => worker.exited));

@@ -17,8 +17,9 @@ import {
   requestArbitrary,
 } from './support/fuzz/requests.ts';
 import { createSender } from './support/fuzz/send.ts';
-import { createTestBucket, createTestDatabase, testEnv } from './support/harness.ts';
+import { createTestBucket, createTestDatabase, type TestServer, testEnv } from './support/harness.ts';
 import { MAIN, type SpawnedServer, spawnServer } from './support/spawn.ts';
+import { type SpawnedWorker, spawnWorker } from './support/worker.ts';
 
 const SEED = Number(process.env.FUZZ_SEED ?? 20261130);
 const RUNS = Number(process.env.FUZZ_RUNS ?? 10_000);
@@ -26,6 +27,7 @@ const ADMIN = { email: 'fuzz-admin@example.com', password: 'fuzz admin passphras
 const PASSWORD = 'fuzz user passphrase 1';
 
 let server: SpawnedServer;
+let worker: SpawnedWorker;
 let env: Record<string, string>;
 const secrets = new Set<string>([ADMIN.password, PASSWORD]);
 
@@ -79,6 +81,8 @@ beforeAll(async () => {
     MAX_UPLOAD_BYTES: String(1024 * 1024),
   });
   server = await spawnServer(env, MAIN, { perFile: true });
+  // The background worker beside them: exports the fuzzer creates run, mail is sent, sweeps happen.
+  worker = await spawnWorker({ config: loadConfig(env) } as TestServer);
 }, 120_000);
 
 afterAll(async () => {
@@ -192,13 +196,15 @@ describe(`fuzz (seed ${SEED}, ${RUNS} requests)`, () => {
       expect(server.logs.filter((line) => line.msg === 'worker died')).toEqual([]);
       const ready = await fetch(`${server.url}/readyz`);
       expect(ready.status).toBe(200);
+      expect(worker.child.exitCode).toBeNull();
+      expect((await fetch(`${worker.url}/readyz`)).status).toBe(200);
 
       // No secret the run used (or its stored hash) reached a log line.
       const sql = postgres(env.DATABASE_URL!, { max: 1, onnotice: () => {} });
       for (const row of await sql`select password_hash from users`) secrets.add(row.password_hash);
       for (const row of await sql`select key_hash from api_keys`) secrets.add(row.key_hash);
       await sql.end();
-      const logText = server.logs.map((line) => JSON.stringify(line)).join('\n');
+      const logText = [...server.logs, ...worker.logs].map((line) => JSON.stringify(line)).join('\n');
       expect([...secrets].filter((secret) => logText.includes(secret))).toEqual([]);
 
       // Database and bucket agree.
