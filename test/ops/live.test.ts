@@ -1,5 +1,6 @@
 // The dashboards against the real thing: a two-worker Stowage (the production process, with the test
-// probe routes mounted) scraped every second by a real Prometheus (Debian's `prometheus`) that also
+// probe routes mounted) and its background worker process, scraped every second by a real Prometheus
+// (Debian's `prometheus`) that also
 // evaluates ops/prometheus/rules. The test drives traffic with errors, rate limiting, uploads, shed and
 // timed-out requests and a slow one, then runs every dashboard's PromQL query: each returns data,
 // except the short list below, each with the reason it stays empty here.
@@ -12,8 +13,11 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { exportJWK, generateKeyPair } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
+import { loadConfig } from '../../src/config.ts';
 import { freePort } from '../../src/dev/free-port.ts';
+import { createTestBucket, createTestDatabase, type TestServer, testEnv } from '../support/harness.ts';
 import { type SpawnedServer, spawnServer } from '../support/spawn.ts';
+import { type SpawnedWorker, spawnWorker } from '../support/worker.ts';
 import { dashboardTargets, interpolate, path } from './support.ts';
 
 /** Panels that legitimately return nothing in this test, and why. */
@@ -23,27 +27,25 @@ const EMPTY_HERE: Record<string, string> = {
     'Tempo writes span metrics; no Tempo runs here (tracing is off)',
   'Stowage / Dependencies / Insurance limiter decisions':
     'Postgres answers every limiter call, so the insurance limiter never decides',
-  'Stowage / Worker / Jobs completed by queue': 'no worker process runs here (issue 13 brings it)',
-  'Stowage / Worker / Failed attempts by queue': 'no worker process runs here',
-  'Stowage / Worker / Jobs dead-lettered by queue': 'no worker process runs here',
-  'Stowage / Worker / Backlog by queue': 'no worker process runs here',
-  'Stowage / Worker / Job duration p95 by queue': 'no worker process runs here',
-  'Stowage / Worker / Export bytes written': 'no worker process runs here',
 };
 
 const PASSWORD = 'correct horse battery staple';
 const processes: ChildProcess[] = [];
 let server: SpawnedServer;
+let worker: SpawnedWorker;
 let prometheusUrl: string;
 /** Every query runs at this instant, taken after the traffic: later scrapes (or the server's exit) change nothing. */
 let at = 0;
 
-async function startPrometheus(metricsTarget: string) {
+async function startPrometheus(metricsTarget: string, workerTarget: string) {
   const dir = mkdtempSync(join(tmpdir(), 'prometheus-'));
   const config = {
     global: { scrape_interval: '1s', scrape_timeout: '900ms', evaluation_interval: '1s' },
     rule_files: [path('ops/prometheus/rules/*.rules.yml')],
-    scrape_configs: [{ job_name: 'stowage-api', static_configs: [{ targets: [metricsTarget] }] }],
+    scrape_configs: [
+      { job_name: 'stowage-api', static_configs: [{ targets: [metricsTarget] }] },
+      { job_name: 'stowage-worker', static_configs: [{ targets: [workerTarget] }] },
+    ],
   };
   writeFileSync(join(dir, 'prometheus.yml'), stringify(config));
   const port = await freePort();
@@ -136,12 +138,18 @@ async function round(token: string, email: string, seen: Map<string, number>) {
   const burst = await Promise.all(Array.from({ length: 16 }, () => call('GET', '/probe/slow?ms=300')));
   for (const r of burst) count(`burst ${r.status}`);
   count(`readyz ${(await call('GET', '/readyz')).status}`);
+  // Work for the worker: an export (one at a time per account: the next round's waits its turn), and a
+  // reset mail its relay refuses, retried once and then dead-lettered.
+  count(`export ${(await call('POST', '/v1/exports', { token, json: {} })).status}`);
+  count(`reset ${(await call('POST', '/v1/auth/password-reset', { json: { email } })).status}`);
 }
 
 beforeAll(async () => {
   // Both workers must sign and verify with one key (without it each would generate its own).
   const { privateKey } = await generateKeyPair('EdDSA', { crv: 'Ed25519', extractable: true });
+  const shared = { DATABASE_URL: await createTestDatabase(), S3_BUCKET: await createTestBucket() };
   server = await spawnServer({
+    ...shared,
     JWT_SIGNING_KEY: JSON.stringify({ ...(await exportJWK(privateKey)), kid: 'ops-live', alg: 'EdDSA' }),
     WEB_CONCURRENCY: '2',
     METRICS_HOST: '127.0.0.1',
@@ -152,11 +160,18 @@ beforeAll(async () => {
     QUOTA_FREE_BYTES: '50000',
     RATE_LIMIT_LOGIN: '6/1m',
   });
-  prometheusUrl = await startPrometheus(await metricsUrl(server));
+  worker = await spawnWorker({ config: loadConfig(await testEnv(shared)) } as TestServer, {
+    METRICS_HOST: '127.0.0.1',
+    SMTP_URL: `smtp://127.0.0.1:${await freePort()}`, // nothing listens: every mail fails
+    MAIL_RETRY_LIMIT: '1',
+    MAIL_RETRY_DELAY_S: '1',
+  });
+  prometheusUrl = await startPrometheus(await metricsUrl(server), new URL(worker.url).host);
 }, 60_000);
 
 afterAll(() => {
   for (const child of processes) child.kill('SIGTERM');
+  worker?.child.kill('SIGTERM');
 });
 
 async function query(expr: string) {
@@ -196,6 +211,21 @@ describe('dashboards against a live Stowage scraped by Prometheus', () => {
     });
     expect(statuses['login 429']).toBeGreaterThan(0);
     expect(statuses['burst 503']).toBeGreaterThan(0);
+    // The worker's side, before the last scrape: an export written, and the refused mail counted as
+    // dead-lettered (pg-boss's queue counts are refreshed every few seconds, so ask Prometheus).
+    for (const deadline = Date.now() + 30_000; ; await sleep(200)) {
+      if (worker.logs.some((l) => l.queue === 'export' && l.msg === 'job completed')) break;
+      if (Date.now() > deadline)
+        throw new Error(`no export completed: ${JSON.stringify(worker.logs.slice(-5))}`);
+    }
+    for (const deadline = Date.now() + 45_000; ; await sleep(500)) {
+      const dead = await fetch(
+        `${prometheusUrl}/api/v1/query?query=${encodeURIComponent('max(stowage_jobs_dead_lettered) > 0')}`,
+      );
+      if (((await dead.json()) as { data: { result: unknown[] } }).data.result.length) break;
+      if (Date.now() > deadline)
+        throw new Error('the dead-lettered mail never showed in stowage_jobs_dead_lettered');
+    }
     await sleep(3000); // a last scrape and rule evaluation after the traffic
     at = Date.now() / 1000;
     for (const t of targets) {
@@ -207,7 +237,7 @@ describe('dashboards against a live Stowage scraped by Prometheus', () => {
         finite: previous.finite + result.filter((r) => Number.isFinite(Number(r.value[1]))).length,
       });
     }
-  }, 120_000);
+  }, 180_000);
 
   it('every panel returns data, except the named ones', () => {
     expect(results.size).toBe(new Set(targets.map((t) => `${t.dashboard} / ${t.panel}`)).size);
