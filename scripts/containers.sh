@@ -83,6 +83,11 @@ stop() {
   if kill -0 "$pid" 2>/dev/null; then log "dockerd $pid did not stop within 30 s"; return 1; fi
   rm -f "$D/dockerd.pid"
   log "dockerd $pid stopped"
+  # A run that failed mid-way can leave network namespaces mounted under the exec root, and the clone
+  # could then not be removed: unmount whatever is left there.
+  if [ -d "$D/exec/netns" ]; then
+    find "$D/exec/netns" -mindepth 1 -maxdepth 1 -exec umount {} \; 2>/dev/null || true
+  fi
   clean_network
 }
 
