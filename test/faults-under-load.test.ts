@@ -17,7 +17,7 @@ import { type EmbeddedS3Handle, startEmbeddedS3 } from '../src/dev/embedded-s3.t
 import { freePort } from '../src/dev/free-port.ts';
 import { checkConsistency } from './support/consistency.ts';
 import { type Step, startLoad, summarize } from './support/faults/load.ts';
-import { startTcpProxy } from './support/faults/tcp-proxy.ts';
+import { type HangProxy, startHangProxy } from './support/hang-proxy.ts';
 import { testEnv } from './support/harness.ts';
 import { MAIN, type SpawnedServer, spawnServer } from './support/spawn.ts';
 
@@ -29,7 +29,7 @@ let pgPort: number;
 let s3Port: number;
 let pg: EmbeddedPostgresHandle;
 let s3: EmbeddedS3Handle;
-let s3Proxy: Awaited<ReturnType<typeof startTcpProxy>>;
+let s3Proxy: HangProxy;
 let server: SpawnedServer;
 let env: Record<string, string>;
 const clients: Array<{ token: string; documentId: string }> = [];
@@ -101,17 +101,17 @@ beforeAll(async () => {
   pg = await startPostgres();
   await migrateDatabase(pg.url());
   s3 = await startS3();
-  s3Proxy = await startTcpProxy({ host: '127.0.0.1', port: s3Port });
+  s3Proxy = await startHangProxy(`http://127.0.0.1:${s3Port}`);
   const { privateKey } = await generateKeyPair('EdDSA', { extractable: true });
   env = await testEnv({
     DATABASE_URL: pg.url(),
-    S3_ENDPOINT: s3Proxy.endpoint,
+    S3_ENDPOINT: s3Proxy.url,
     S3_BUCKET: 'faults',
     S3_TIMEOUT_MS: String(S3_TIMEOUT_MS),
     DATABASE_CONNECT_TIMEOUT_S: '1',
     // How long a request may wait behind a saturated or locked database; a failed upload runs two
     // statements (insert, then the clean-up delete), so its worst case is twice this.
-    DATABASE_STATEMENT_TIMEOUT_MS: '800',
+    DATABASE_STATEMENT_TIMEOUT_MS: '600',
     WEB_CONCURRENCY: '2',
     // A fixed port: with port 0, a respawned cluster worker would listen on a new random one.
     PORT: String(await freePort()),
@@ -154,7 +154,7 @@ afterAll(async () => {
     server.child.kill('SIGKILL');
     await server.exited;
   }
-  await s3Proxy?.stop();
+  await s3Proxy?.close();
   await Promise.allSettled([pg?.stop(), s3?.stop()]);
   await rm(dir, { recursive: true, force: true });
 });
@@ -206,7 +206,7 @@ describe('faults under load (two API workers)', () => {
       JSON.stringify(during),
       `recovered in ${Math.round(recovered)} ms`,
     );
-    // Nothing waits out the lock: statement_timeout (0.8 s here) bounds every request behind it.
+    // Nothing waits out the lock: statement_timeout (0.6 s here) bounds every request behind it.
     expect(Math.max(...outcomes.map((o) => o.ms))).toBeLessThan(2500);
     expect(during.failed).toBeGreaterThan(0);
     expect(during.timeouts).toBe(0);
@@ -246,10 +246,10 @@ describe('faults under load (two API workers)', () => {
     const load = startLoad({ clients: 6, next: mix });
     await sleep(1000);
     const start = load.elapsed();
-    s3Proxy.setMode('hang');
+    s3Proxy.hang(true);
     await sleep(5000);
     const end = load.elapsed();
-    s3Proxy.setMode('pass');
+    s3Proxy.hang(false);
     const recovered = await recoveryMs();
     await load.stop();
     const during = load.outcomes.filter((o) => o.at >= start && o.at < end);
