@@ -18,8 +18,9 @@ import { freePort } from '../src/dev/free-port.ts';
 import { checkConsistency } from './support/consistency.ts';
 import { type Step, startLoad, summarize } from './support/faults/load.ts';
 import { type HangProxy, startHangProxy } from './support/hang-proxy.ts';
-import { testEnv } from './support/harness.ts';
+import { type TestServer, testEnv } from './support/harness.ts';
 import { MAIN, type SpawnedServer, spawnServer } from './support/spawn.ts';
+import { type SpawnedWorker, spawnWorker } from './support/worker.ts';
 
 const PASSWORD = 'fault tolerant passphrase';
 const S3_TIMEOUT_MS = 1500;
@@ -31,6 +32,7 @@ let pg: EmbeddedPostgresHandle;
 let s3: EmbeddedS3Handle;
 let s3Proxy: HangProxy;
 let server: SpawnedServer;
+let worker: SpawnedWorker;
 let env: Record<string, string>;
 const clients: Array<{ token: string; documentId: string }> = [];
 
@@ -118,6 +120,8 @@ beforeAll(async () => {
     JWT_SIGNING_KEY: JSON.stringify({ ...(await exportJWK(privateKey)), kid: 'faults', alg: 'EdDSA' }),
   });
   server = await spawnServer(env, MAIN, { perFile: true });
+  // The background worker on the same database and store: it must ride out the same faults.
+  worker = await spawnWorker({ config: loadConfig(env) } as TestServer, { S3_ENDPOINT: s3Proxy.url });
   for (let i = 0; i < 3; i++) {
     const email = `faults-${i}@example.com`;
     await call('/v1/auth/register', {
@@ -159,7 +163,7 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-describe('faults under load (two API workers)', () => {
+describe('faults under load (two API workers and the job worker)', () => {
   it('Postgres stopped for 10 s: fast 503s with Retry-After, recovery within 5 s of its return', async () => {
     const load = startLoad({ clients: 6, next: mix });
     await sleep(1500);
@@ -181,6 +185,13 @@ describe('faults under load (two API workers)', () => {
     expect(during.failedP99Ms).toBeLessThan(2000);
     expect(recovered).toBeLessThan(5000);
     expect(server.logs.filter((l) => l.msg === 'worker died')).toEqual([]);
+    // The job worker (pg-boss on its own pool) survived the outage and is ready again.
+    expect(worker.child.exitCode).toBeNull();
+    await expect
+      .poll(async () => (await fetch(`${worker.url}/readyz`).catch(() => undefined))?.status, {
+        timeout: 10_000,
+      })
+      .toBe(200);
     await expectConsistent();
   }, 90_000);
 
@@ -257,6 +268,7 @@ describe('faults under load (two API workers)', () => {
     console.error('[faults] store hung', JSON.stringify(summary), `recovered in ${Math.round(recovered)} ms`);
     expect(summary.timeouts).toBe(0);
     expect(summary.badFailures).toBe(0);
+    expect(worker.child.exitCode).toBeNull(); // the job worker rode out the store's faults too
     const slowest = Math.max(0, ...during.filter((o) => o.status >= 500).map((o) => o.ms));
     expect(slowest).toBeLessThan(S3_TIMEOUT_MS + 1000);
     expect(during.filter((o) => ['me', 'list', 'get'].includes(o.label) && o.status !== 200)).toEqual([]);
