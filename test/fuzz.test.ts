@@ -8,6 +8,7 @@ import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config.ts';
 import { freePort } from '../src/dev/free-port.ts';
+import { api } from './support/api.ts';
 import { checkConsistency } from './support/consistency.ts';
 import { violations } from './support/fuzz/oracle.ts';
 import {
@@ -31,19 +32,9 @@ let worker: SpawnedWorker;
 let env: Record<string, string>;
 const secrets = new Set<string>([ADMIN.password, PASSWORD]);
 
-async function json(method: string, path: string, body?: unknown, token?: string) {
-  const response = await fetch(`${server.url}${path}`, {
-    method,
-    headers: {
-      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-      ...(token ? { authorization: `Bearer ${token}` } : {}),
-    },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await response.text();
-  // biome-ignore lint/suspicious/noExplicitAny: set-up reads a few known fields
-  return { status: response.status, body: (text ? JSON.parse(text) : undefined) as any };
-}
+/** The shared JSON client of the tests, on the spawned server. */
+const json = (method: string, path: string, body?: unknown, token?: string) =>
+  api(server as unknown as TestServer).call(method, path, { body, token });
 
 async function account(tag: string) {
   const email = `fuzz-${tag}@example.com`;

@@ -4,30 +4,17 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { exportJWK, generateKeyPair } from 'jose';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { createTestBucket, createTestDatabase } from './support/harness.ts';
+import { api } from './support/api.ts';
+import { createTestBucket, createTestDatabase, type TestServer } from './support/harness.ts';
 import { MAIN, type SpawnedServer, spawnServer } from './support/spawn.ts';
 
 const ADMIN = { email: 'replicas-admin@example.com', password: 'replicas admin passphrase' };
 const PASSWORD = 'replicas user passphrase';
 let replicas: SpawnedServer[];
 
-async function call(server: SpawnedServer, method: string, path: string, body?: unknown, token?: string) {
-  const response = await fetch(`${server.url}${path}`, {
-    method,
-    headers: {
-      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-      ...(token ? { authorization: `Bearer ${token}` } : {}),
-    },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await response.text();
-  // biome-ignore lint/suspicious/noExplicitAny: tests read a few known fields
-  return {
-    status: response.status,
-    headers: response.headers,
-    body: (text ? JSON.parse(text) : undefined) as any,
-  };
-}
+/** The shared JSON client of the tests (it also registers the secrets it handles for the log audit). */
+const call = (server: SpawnedServer, method: string, path: string, body?: unknown, token?: string) =>
+  api(server as unknown as TestServer).call(method, path, { body, token });
 
 async function signUp(tag: string) {
   const email = `${tag}-${Date.now()}@example.com`;
@@ -120,16 +107,16 @@ describe('three API instances on one database', () => {
     // Every instance has both cached or warmed before they are revoked.
     for (const server of replicas) {
       expect((await call(server, 'GET', '/v1/me', undefined, token)).status).toBe(200);
-      expect((await call(server, 'GET', '/v1/me', undefined, key.body.key)).status).toBe(200);
+      expect((await call(server, 'GET', '/v1/me', undefined, key.body!.key)).status).toBe(200);
     }
-    expect((await call(replicas[2]!, 'DELETE', `/v1/api-keys/${key.body.id}`, undefined, token)).status).toBe(
-      204,
-    );
+    expect(
+      (await call(replicas[2]!, 'DELETE', `/v1/api-keys/${key.body!.id}`, undefined, token)).status,
+    ).toBe(204);
     const logout = await fetch(`${replicas[2]!.url}/v1/auth/logout`, { method: 'POST', headers: { cookie } });
     expect(logout.status).toBe(204);
     // "At once": the notification of the commit has reached every instance by the time we ask.
     const keyGoneMs = await untilAll(
-      async (s) => (await call(s, 'GET', '/v1/me', undefined, key.body.key)).status === 401,
+      async (s) => (await call(s, 'GET', '/v1/me', undefined, key.body!.key)).status === 401,
     );
     const sessionGoneMs = await untilAll(
       async (s) => (await call(s, 'GET', '/v1/me', undefined, token)).status === 401,

@@ -102,6 +102,15 @@ export function createDocumentsService(deps: {
     await db.delete(documents).where(where);
   }
 
+  /** This user's ready document `id`, at `expectedVersion` when an If-Match names one. */
+  const readyAt = (userId: string, id: string, expectedVersion: number | undefined) =>
+    and(
+      eq(documents.id, id),
+      eq(documents.userId, userId),
+      eq(documents.status, 'ready'),
+      expectedVersion === undefined ? undefined : eq(documents.version, expectedVersion),
+    );
+
   // The hottest read of the API: prepared once, so drizzle does not rebuild its SQL each time.
   const readyById = db
     .select()
@@ -348,14 +357,7 @@ export function createDocumentsService(deps: {
           version: sql`${documents.version} + 1`,
           updatedAt: new Date(),
         })
-        .where(
-          and(
-            eq(documents.id, id),
-            eq(documents.userId, userId),
-            eq(documents.status, 'ready'),
-            expectedVersion === undefined ? undefined : eq(documents.version, expectedVersion),
-          ),
-        )
+        .where(readyAt(userId, id, expectedVersion))
         .returning();
       if (row) return row;
       await this.get(userId, id); // 404 when it is not there at all
@@ -378,14 +380,7 @@ export function createDocumentsService(deps: {
       await db.transaction(async (tx) => {
         const [row] = await tx
           .delete(documents)
-          .where(
-            and(
-              eq(documents.id, id),
-              eq(documents.userId, userId),
-              eq(documents.status, 'ready'),
-              expectedVersion === undefined ? undefined : eq(documents.version, expectedVersion),
-            ),
-          )
+          .where(readyAt(userId, id, expectedVersion))
           .returning();
         if (!row) {
           await this.get(userId, id); // 404 when it is not there at all
