@@ -34,7 +34,9 @@ const secrets = new Set<string>([ADMIN.password, PASSWORD]);
 
 /** The shared JSON client of the tests, on the spawned server. */
 const json = (method: string, path: string, body?: unknown, token?: string) =>
-  api(server as unknown as TestServer).call(method, path, { body, token });
+  api(server as unknown as TestServer)
+    .call(method, path, { body, token })
+    .then((answer) => ({ ...answer, body: answer.body ?? {} }));
 
 async function account(tag: string) {
   const email = `fuzz-${tag}@example.com`;
