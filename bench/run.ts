@@ -12,6 +12,7 @@ import { coldStart } from './cold-start.ts';
 import { exportBenchmark } from './export.ts';
 import { hardeningTax, limiterOverhead } from './hardening-tax.ts';
 import { hotKey } from './hot-key.ts';
+import { hotPaths } from './hot-paths.ts';
 import { sessionMix } from './session-mix.ts';
 import { spanCost } from './span-cost.ts';
 import { telemetryBudget } from './telemetry.ts';
@@ -27,12 +28,13 @@ try {
   execFileSync('pnpm', ['-s', 'build'], { stdio: 'inherit' });
   const stack = { databaseUrl: pg.url('bench'), s3Endpoint: s3.endpoint, bucket: 'bench' };
 
-  // `pnpm bench cold-start upload session-mix session-mix-paced hardening-tax limiter hot-key telemetry export`: a subset;
+  // `pnpm bench cold-start hot-paths upload session-mix session-mix-paced hardening-tax limiter hot-key telemetry export`: a subset;
   // none: all.
   const only = process.argv.slice(2);
   const wanted = (name: string) => only.length === 0 || only.includes(name);
   const rows: Record<string, unknown>[] = [];
   if (wanted('cold-start')) rows.push(...(await coldStart(stack)));
+  if (wanted('hot-paths')) rows.push(...(await hotPaths(stack)));
   if (wanted('upload')) rows.push(...(await uploadBenchmark(stack)));
   if (wanted('session-mix')) rows.push(...(await sessionMix(stack)));
   if (wanted('session-mix-paced')) rows.push(...(await sessionMix(stack, { paced: true })));
@@ -43,7 +45,7 @@ try {
   if (wanted('export')) rows.push(...(await exportBenchmark(stack)));
 
   console.log(`\nStowage benchmarks — Node ${process.version}, ${cpus().length} cores (${cpus()[0]?.model})`);
-  console.table(rows, ['benchmark', 'result', 'p50_ms', 'p95_ms', 'p99_ms', 'errors', 'note']);
+  console.table(rows, ['benchmark', 'result', 'cpu_ms', 'p50_ms', 'p95_ms', 'p99_ms', 'errors', 'note']);
   await mkdir(new URL('./results/', import.meta.url), { recursive: true });
   const file = new URL(`./results/${new Date().toISOString().replaceAll(':', '-')}.json`, import.meta.url);
   await writeFile(

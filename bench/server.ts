@@ -27,6 +27,7 @@ const productionArgs = () =>
     }
   ).scripts.start
     .split(' ')
+    .filter((word) => word !== 'exec')
     .slice(1);
 
 export async function startApi(stack: Stack, extra: Record<string, string> = {}) {
@@ -38,9 +39,10 @@ export async function startApi(stack: Stack, extra: Record<string, string> = {})
     stdio: 'ignore',
   });
   const url = `http://127.0.0.1:${port}`;
+  const exited = new Promise((resolve) => child.once('exit', resolve));
   const stop = async () => {
     child.kill('SIGTERM');
-    await new Promise((resolve) => child.once('exit', resolve));
+    await exited;
   };
   const deadline = Date.now() + 30_000;
   const ready = () =>
@@ -49,9 +51,9 @@ export async function startApi(stack: Stack, extra: Record<string, string> = {})
       () => false,
     );
   while (!(await ready())) {
-    if (Date.now() > deadline) {
+    if (Date.now() > deadline || child.exitCode !== null) {
       await stop();
-      throw new Error(`the API on ${url} was not ready within 30 s`);
+      throw new Error(`the API on ${url} was not ready within 30 s (exit code ${child.exitCode})`);
     }
     await sleep(20);
   }
@@ -80,6 +82,7 @@ export async function benchAccount(url: string, tag: string) {
     headers: { authorization: `Bearer ${token}`, 'content-type': upload.contentType },
     body: upload.body,
   });
+  if (created.status !== 201) throw new Error(`set-up upload: ${created.status} ${await created.text()}`);
   const { document } = (await created.json()) as { document: { id: string } };
   return { email, password, token, documentId: document.id };
 }

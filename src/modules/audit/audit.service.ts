@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import canonicalize from 'canonicalize';
 import { and, asc, desc, eq, lt, sql } from 'drizzle-orm';
 import type { Db, Tx } from '../../db/client.ts';
+import { preparedSql } from '../../db/prepared.ts';
 import { newUuid } from '../../platform/ids.ts';
 import { type AuditEventRow, auditEvents } from './audit.tables.ts';
 
@@ -37,8 +38,6 @@ export type AuditEvent = AuditContext & {
 };
 
 const GENESIS = '0'.repeat(64);
-// One writer at a time extends the chain; the lock is released when the caller's transaction ends.
-const CHAIN_LOCK = 0x5709_a0d1;
 
 type Hashed = Pick<
   AuditEventRow,
@@ -54,48 +53,84 @@ type Hashed = Pick<
   | 'prevHash'
 >;
 
-/** SHA-256 over the RFC 8785 canonical JSON of the row's content and the previous hash. */
-const hashOf = (row: Hashed): string =>
-  createHash('sha256')
-    .update(
-      canonicalize({
-        id: row.id,
-        type: row.type,
-        actorId: row.actorId,
-        targetType: row.targetType,
-        targetId: row.targetId,
-        clientIp: row.clientIp,
-        requestId: row.requestId,
-        data: row.data,
-        createdAt: row.createdAt.toISOString(),
-        prevHash: row.prevHash,
-      }) ?? '',
-    )
-    .digest('hex');
+/** The RFC 8785 canonical JSON a row's hash covers: its content and the previous hash. */
+const canonicalOf = (row: Hashed): string =>
+  canonicalize({
+    id: row.id,
+    type: row.type,
+    actorId: row.actorId,
+    targetType: row.targetType,
+    targetId: row.targetId,
+    clientIp: row.clientIp,
+    requestId: row.requestId,
+    data: row.data,
+    createdAt: row.createdAt.toISOString(),
+    prevHash: row.prevHash,
+  }) ?? '';
+
+/** SHA-256 over the row's canonical JSON: what `verifyChain` recomputes. */
+const hashOf = (row: Hashed): string => createHash('sha256').update(canonicalOf(row)).digest('hex');
+
+// The previous hash is known only inside the database (audit_append, migration 0007): the canonical JSON
+// goes there in two pieces, cut where the hash belongs. Canonical keys are sorted, so the top-level
+// `prevHash` comes after `data` (the only field that could hold a nested one): the last match is it.
+const PREV_MARK = 'prev-hash-is-filled-in-by-audit-append';
+const PREV_FIELD = `"prevHash":"${PREV_MARK}"`;
+
+/** A new event's row (less its hashes) and its canonical JSON around the previous hash. */
+function prepareEvent(event: AuditEvent) {
+  const row: Omit<Hashed, 'prevHash'> = {
+    id: newUuid(),
+    type: event.type,
+    actorId: event.actorId ?? null,
+    targetType: event.target?.type ?? null,
+    targetId: event.target?.id ?? null,
+    clientIp: event.clientIp ?? null,
+    requestId: event.requestId ?? null,
+    data: event.data ?? {},
+    createdAt: new Date(),
+  };
+  const canonical = canonicalOf({ ...row, prevHash: PREV_MARK });
+  const at = canonical.lastIndexOf(PREV_FIELD) + PREV_FIELD.length - PREV_MARK.length - 1;
+  return { row, head: canonical.slice(0, at), tail: canonical.slice(at + PREV_MARK.length) };
+}
+
+const P = (name: string) => sql.placeholder(`audit_${name}`);
+
+/**
+ * The call that appends an event to the chain, as an SQL expression over placeholders (its value: the
+ * new row's `seq`) that `auditAppendValues` fills. Embedded in a caller's statement, the event commits
+ * or rolls back with that statement's changes.
+ */
+export const AUDIT_APPEND = sql`audit_append(${P('id')}::uuid, ${P('type')}, ${P('actor_id')}::uuid, ${P('target_type')}, ${P('target_id')}, ${P('client_ip')}, ${P('request_id')}, ${P('data')}::jsonb, ${P('created_at')}::timestamptz, ${P('head')}, ${P('tail')})`;
+
+export function auditAppendValues(event: AuditEvent): Record<string, unknown> {
+  const { row, head, tail } = prepareEvent(event);
+  return {
+    audit_id: row.id,
+    audit_type: row.type,
+    audit_actor_id: row.actorId,
+    audit_target_type: row.targetType,
+    audit_target_id: row.targetId,
+    audit_client_ip: row.clientIp,
+    audit_request_id: row.requestId,
+    audit_data: JSON.stringify(row.data),
+    audit_created_at: row.createdAt.toISOString(),
+    audit_head: head,
+    audit_tail: tail,
+  };
+}
+
+const appendAlone = preparedSql('audit_append', sql`select ${AUDIT_APPEND}`);
 
 export function createAuditService(db: Db) {
   return {
-    /** Appends an event inside the caller's transaction, so the change and its record commit together. */
+    /**
+     * Appends an event inside the caller's transaction, so the change and its record commit together.
+     * One round trip: the chain lock is taken in the database and held only until that commit.
+     */
     async record(tx: Tx, event: AuditEvent): Promise<void> {
-      await tx.execute(sql`select pg_advisory_xact_lock(${CHAIN_LOCK})`);
-      const [last] = await tx
-        .select({ hash: auditEvents.hash })
-        .from(auditEvents)
-        .orderBy(desc(auditEvents.seq))
-        .limit(1);
-      const row: Hashed = {
-        id: newUuid(),
-        type: event.type,
-        actorId: event.actorId ?? null,
-        targetType: event.target?.type ?? null,
-        targetId: event.target?.id ?? null,
-        clientIp: event.clientIp ?? null,
-        requestId: event.requestId ?? null,
-        data: event.data ?? {},
-        createdAt: new Date(),
-        prevHash: last?.hash ?? GENESIS,
-      };
-      await tx.insert(auditEvents).values({ ...row, hash: hashOf(row) });
+      await appendAlone.execute(tx, auditAppendValues(event));
     },
 
     /** An event that records no other change (a failed login) gets a transaction of its own. */

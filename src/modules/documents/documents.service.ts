@@ -2,12 +2,20 @@ import { pipeline, type Readable, type Transform } from 'node:stream';
 import { and, asc, desc, eq, gt, ilike, lt, or, sql } from 'drizzle-orm';
 import type { Config } from '../../config.ts';
 import type { Db } from '../../db/client.ts';
+import { preparedSql } from '../../db/prepared.ts';
+import { rowOf } from '../../db/rows.ts';
 import { newUuid, toPublicId } from '../../platform/ids.ts';
 import type { Logger } from '../../platform/logger.ts';
 import { AppError } from '../../platform/problem.ts';
 import { findUnstorableText, isStorableText, UNSTORABLE_MESSAGE } from '../../platform/storable-text.ts';
 import type { Storage } from '../../storage/storage.ts';
-import type { AuditContext, AuditService } from '../audit/audit.service.ts';
+import {
+  AUDIT_APPEND,
+  type AuditContext,
+  type AuditEvent,
+  type AuditService,
+  auditAppendValues,
+} from '../audit/audit.service.ts';
 import type { UsersService } from '../users/users.service.ts';
 import { SignatureCheck, storedType } from './content-check.ts';
 import { type DocumentRow, documents } from './documents.tables.ts';
@@ -111,6 +119,78 @@ export function createDocumentsService(deps: {
       expectedVersion === undefined ? undefined : eq(documents.version, expectedVersion),
     );
 
+  const P = sql.placeholder;
+
+  /**
+   * Makes a pending upload `ready`, charges its quota and records its audit event in ONE statement (one
+   * round trip, atomic as a transaction): the pending row is locked first, the quota is charged only if
+   * it is there, the row is marked only if the charge went through, and the event is appended only for a
+   * row marked ready. The audit chain's lock is taken inside that statement and released by its commit.
+   */
+  const markReadyStatement = preparedSql(
+    'documents_mark_ready',
+    sql`
+      with pending as (${db
+        .select({ id: documents.id })
+        .from(documents)
+        .where(and(eq(documents.id, P('id')), eq(documents.status, 'pending')))
+        .for('update')
+        .getSQL()}),
+      charged as (${users.quotaCharge(P('user_id'), P('size'), sql`exists (select 1 from pending)`).getSQL()}),
+      ready as (${db
+        .update(documents)
+        .set({
+          status: 'ready',
+          sizeBytes: sql`${P('size')}`,
+          sha256: sql`${P('sha256')}`,
+          metadata: sql`${P('metadata')}::jsonb`,
+          name: sql`coalesce(${P('name')}, ${documents.name})`,
+          updatedAt: sql`${P('updated_at')}::timestamptz`,
+        })
+        .where(and(sql`${documents.id} in (select id from pending)`, sql`exists (select 1 from charged)`))
+        .returning()
+        .getSQL()}),
+      audit as (select ${AUDIT_APPEND} as audit_seq from ready)
+      select ready.*, audit.audit_seq, (select count(*) from pending)::int as pending_found
+      from (select 1) as one left join ready on true left join audit on true`,
+  );
+
+  async function markReady(
+    userId: string,
+    id: string,
+    changes: Pick<DocumentRow, 'sizeBytes' | 'sha256' | 'metadata'> & { name?: string },
+    event: AuditEvent,
+  ): Promise<DocumentRow> {
+    const [result] = await markReadyStatement.execute(db, {
+      id,
+      user_id: userId,
+      size: changes.sizeBytes,
+      sha256: changes.sha256,
+      metadata: JSON.stringify(changes.metadata),
+      name: changes.name ?? null,
+      updated_at: new Date().toISOString(),
+      ...auditAppendValues(event),
+    });
+    if (result?.audit_seq != null) return rowOf(documents, result);
+    if (result?.pending_found)
+      throw new AppError('quota_exceeded', { detail: 'Storing this document would exceed the quota' });
+    // Only the sweeper removes a pending row, and only one far older than any running upload.
+    throw storageUnavailable(new Error(`the pending row of ${toPublicId('doc', id)} is gone`));
+  }
+
+  // The pending row that holds the key while bytes flow, and the quota left, in one round trip.
+  const insertPending = db
+    .insert(documents)
+    .values({
+      id: P('id'),
+      userId: P('user_id'),
+      storageKey: P('storage_key'),
+      name: P('name'),
+      contentType: P('content_type'),
+    })
+    .returning({ remaining: users.remainingQuota(P('user_id')) })
+    .prepare('documents_insert_pending');
+
   // The hottest read of the API: prepared once, so drizzle does not rebuild its SQL each time.
   const readyById = db
     .select()
@@ -123,6 +203,58 @@ export function createDocumentsService(deps: {
       ),
     )
     .prepare('documents_ready_by_id');
+
+  // A page of the list is the second-hottest read: one prepared statement per shape of the query (order ×
+  // cursor × filters, 24 at most), built on first use, so drizzle does not rebuild the SQL each time.
+  const pages = new Map<string, ReturnType<typeof preparePage>>();
+  type PageShape = { order: DocumentOrder; after: boolean; q: boolean; contentType: boolean };
+  const pageQuery = (shape: PageShape) => {
+    const key = `${shape.order}:${+shape.after}${+shape.q}${+shape.contentType}`;
+    const known = pages.get(key);
+    if (known) return known;
+    const query = preparePage(shape, `documents_page_${key.replace(/\W/g, '_')}`);
+    pages.set(key, query);
+    return query;
+  };
+  function preparePage({ order, after, q, contentType }: PageShape, name: string) {
+    const [id, createdAt, docName] = ['afterId', 'afterCreatedAt', 'afterName'].map((p) =>
+      sql.placeholder(p),
+    );
+    const keyset = !after
+      ? undefined
+      : order === 'name.asc'
+        ? or(gt(documents.name, docName!), and(eq(documents.name, docName!), gt(documents.id, id!)))
+        : order === 'created_at.asc'
+          ? or(
+              gt(documents.createdAt, createdAt!),
+              and(eq(documents.createdAt, createdAt!), gt(documents.id, id!)),
+            )
+          : or(
+              lt(documents.createdAt, createdAt!),
+              and(eq(documents.createdAt, createdAt!), lt(documents.id, id!)),
+            );
+    const sort =
+      order === 'name.asc'
+        ? [asc(documents.name), asc(documents.id)]
+        : order === 'created_at.asc'
+          ? [asc(documents.createdAt), asc(documents.id)]
+          : [desc(documents.createdAt), desc(documents.id)];
+    return db
+      .select()
+      .from(documents)
+      .where(
+        and(
+          eq(documents.userId, sql.placeholder('userId')),
+          eq(documents.status, 'ready'),
+          q ? ilike(documents.name, sql.placeholder('q')) : undefined,
+          contentType ? eq(documents.contentType, sql.placeholder('contentType')) : undefined,
+          keyset,
+        ),
+      )
+      .orderBy(...sort)
+      .limit(sql.placeholder('limit'))
+      .prepare(name);
+  }
 
   return {
     /**
@@ -147,13 +279,6 @@ export function createDocumentsService(deps: {
       const received = receiveMultipart(request.contentType, request.body, {
         idleTimeoutMs: bodyIdleTimeoutMs,
       });
-      let remaining: number;
-      try {
-        remaining = await users.remainingQuota(userId);
-      } catch (error) {
-        received.stop();
-        throw error;
-      }
       const part = await received.file;
       let contentType: string;
       try {
@@ -163,25 +288,28 @@ export function createDocumentsService(deps: {
         throw error;
       }
 
+      const id = newUuid();
+      const row = { id, storageKey: `documents/${userId}/${id}` };
+      let remaining: number;
+      try {
+        const [pending] = await insertPending.execute({
+          id,
+          user_id: userId,
+          storage_key: row.storageKey,
+          name: part.filename.trim() ? checkName(part.filename, 'file') : 'untitled',
+          content_type: contentType,
+        });
+        remaining = pending?.remaining ?? 0;
+      } catch (error) {
+        received.stop();
+        throw error;
+      }
       const limit = Math.min(maxUploadBytes, remaining);
       const metered = new MeteredStream(limit, () =>
         remaining < maxUploadBytes
           ? new AppError('quota_exceeded', { detail: 'Storing this document would exceed the quota' })
           : new AppError('payload_too_large', { detail: `Documents are limited to ${maxUploadBytes} bytes` }),
       );
-      const id = newUuid();
-      const row = { id, storageKey: `documents/${userId}/${id}` };
-      try {
-        await db.insert(documents).values({
-          ...row,
-          userId,
-          name: part.filename.trim() ? checkName(part.filename, 'file') : 'untitled',
-          contentType,
-        });
-      } catch (error) {
-        received.stop();
-        throw error;
-      }
 
       const abort = new AbortController();
       const onClientGone = () => abort.abort(new AppError('bad_request', { detail: 'The client went away' }));
@@ -213,28 +341,17 @@ export function createDocumentsService(deps: {
         // An empty optional field is an absent one: HTML forms and generated snippets send them empty.
         const name = fields.get('name')?.trim() ? checkName(fields.get('name')!) : undefined;
         const metadata = parseMetadata(fields.get('metadata')?.trim() || undefined);
-        return await db.transaction(async (tx) => {
-          await users.chargeQuota(tx, userId, metered.bytes);
-          const [ready] = await tx
-            .update(documents)
-            .set({
-              status: 'ready',
-              sizeBytes: metered.bytes,
-              sha256: metered.sha256,
-              metadata,
-              ...(name ? { name } : {}),
-              updatedAt: new Date(),
-            })
-            .where(eq(documents.id, id))
-            .returning();
-          await audit.record(tx, {
+        return await markReady(
+          userId,
+          id,
+          { sizeBytes: metered.bytes, sha256: metered.sha256, metadata, ...(name ? { name } : {}) },
+          {
             ...context,
             type: 'document.created',
             target: { type: 'document', id },
             data: { size_bytes: metered.bytes },
-          });
-          return ready!;
-        });
+          },
+        );
       } catch (error) {
         // Taken first: stopping the parser below rejects `fields` once more, with nothing to say.
         const answer = failure ?? error;
@@ -291,7 +408,7 @@ export function createDocumentsService(deps: {
       storage.presign(row.storageKey, disposition, row.contentType, ttlS),
 
     /** Keyset pagination on an index of (user_id, sort key, id): stable while documents are added. */
-    async list(
+    list(
       userId: string,
       options: {
         limit: number;
@@ -301,45 +418,16 @@ export function createDocumentsService(deps: {
         contentType?: string;
       },
     ): Promise<DocumentRow[]> {
-      const { order, after } = options;
-      const keyset = !after
-        ? undefined
-        : order === 'name.asc'
-          ? or(
-              gt(documents.name, after.name!),
-              and(eq(documents.name, after.name!), gt(documents.id, after.id)),
-            )
-          : order === 'created_at.asc'
-            ? or(
-                gt(documents.createdAt, after.createdAt!),
-                and(eq(documents.createdAt, after.createdAt!), gt(documents.id, after.id)),
-              )
-            : or(
-                lt(documents.createdAt, after.createdAt!),
-                and(eq(documents.createdAt, after.createdAt!), lt(documents.id, after.id)),
-              );
-      const sort =
-        order === 'name.asc'
-          ? [asc(documents.name), asc(documents.id)]
-          : order === 'created_at.asc'
-            ? [asc(documents.createdAt), asc(documents.id)]
-            : [desc(documents.createdAt), desc(documents.id)];
-      return db
-        .select()
-        .from(documents)
-        .where(
-          and(
-            eq(documents.userId, userId),
-            eq(documents.status, 'ready'),
-            options.q
-              ? ilike(documents.name, `%${options.q.replace(/[\\%_]/g, (c) => `\\${c}`)}%`)
-              : undefined,
-            options.contentType ? eq(documents.contentType, options.contentType) : undefined,
-            keyset,
-          ),
-        )
-        .orderBy(...sort)
-        .limit(options.limit);
+      const { order, after, q, contentType } = options;
+      return pageQuery({ order, after: after !== undefined, q: !!q, contentType: !!contentType }).execute({
+        userId,
+        limit: options.limit,
+        q: !q ? undefined : `%${q.replace(/[\\%_]/g, (c) => `\\${c}`)}%`,
+        contentType,
+        afterId: after?.id,
+        afterName: after?.name,
+        afterCreatedAt: after?.createdAt?.toISOString(),
+      });
     },
 
     /** Optimistic concurrency: with `expectedVersion`, a stale version is 412 precondition_failed. */

@@ -1,4 +1,4 @@
-import { and, desc, eq, ilike, lt, or, sql } from 'drizzle-orm';
+import { and, desc, eq, ilike, lt, or, type Placeholder, type SQL, sql } from 'drizzle-orm';
 import type { Config } from '../../config.ts';
 import type { Db, Tx } from '../../db/client.ts';
 import { newUuid } from '../../platform/ids.ts';
@@ -174,20 +174,19 @@ export function createUsersService(deps: { db: Db; audit: AuditService; quotas: 
     },
 
     /**
-     * Charges a stored document to the account in the caller's transaction: one conditional UPDATE,
-     * so concurrent uploads can never take `bytes_used` past the quota.
+     * The statement that charges one stored document of `bytes` to the account, for a caller's statement
+     * to embed (a CTE): one conditional UPDATE, so concurrent uploads can never take `bytes_used` past
+     * the quota. It charges only when `guard` holds, and returns the account's id when it did.
      */
-    async chargeQuota(tx: Tx, userId: string, bytes: number): Promise<void> {
-      const [row] = await tx
+    quotaCharge(userId: string | Placeholder, bytes: number | Placeholder, guard: SQL) {
+      return db
         .update(users)
         .set({
           bytesUsed: sql`${users.bytesUsed} + ${bytes}`,
           documentCount: sql`${users.documentCount} + 1`,
         })
-        .where(and(eq(users.id, userId), sql`${users.bytesUsed} + ${bytes} <= ${users.quotaBytes}`))
+        .where(and(eq(users.id, userId), sql`${users.bytesUsed} + ${bytes} <= ${users.quotaBytes}`, guard))
         .returning({ id: users.id });
-      if (!row)
-        throw new AppError('quota_exceeded', { detail: 'Storing this document would exceed the quota' });
     },
 
     async releaseQuota(tx: Tx, userId: string, bytes: number): Promise<void> {
@@ -200,11 +199,16 @@ export function createUsersService(deps: { db: Db; audit: AuditService; quotas: 
         .where(eq(users.id, userId));
     },
 
-    /** Bytes the account may still store (advisory: the charge is the authority). */
-    async remainingQuota(userId: string): Promise<number> {
-      const user = await this.get(userId);
-      return Math.max(0, user.quotaBytes - user.bytesUsed);
-    },
+    /**
+     * Bytes the account may still store, as an SQL expression a caller's statement can return (advisory:
+     * the charge is the authority). Null when there is no such account.
+     */
+    remainingQuota: (userId: string | Placeholder) =>
+      sql<
+        number | null
+      >`(select greatest(0, ${users.quotaBytes} - ${users.bytesUsed}) from ${users} where ${users.id} = ${userId})`.mapWith(
+        (value) => (value === null ? null : Number(value)),
+      ),
 
     /** Creates the configured admin, or makes the existing account an admin. Safe on every instance. */
     async ensureAdmin(email: string, password: string): Promise<void> {

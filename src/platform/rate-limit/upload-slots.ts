@@ -1,8 +1,9 @@
 import { randomInt } from 'node:crypto';
-import { and, eq, inArray, sql } from 'drizzle-orm';
+import { and, eq, sql } from 'drizzle-orm';
 import type { MiddlewareHandler } from 'hono';
 import type { Db } from '../../db/client.ts';
 import { rateLimits } from '../../db/platform.tables.ts';
+import { preparedSql } from '../../db/prepared.ts';
 import type { AppEnv } from '../app-env.ts';
 import type { Logger } from '../logger.ts';
 import { AppError } from '../problem.ts';
@@ -18,11 +19,43 @@ const RETRY_S = 5;
 export type Slot = { release: () => Promise<void> };
 type Claim = { slot: Slot } | { inUse: number };
 
+const P = sql.placeholder;
+
+/**
+ * One statement, one round trip: the first slot that is absent or lapsed is taken, and the primary
+ * key decides a race. Two claims that pick the same free slot at once: one inserts, the other's
+ * `on conflict … where` sees the winner's live lease and takes nothing, so it tries again (the next
+ * free slot, or a refusal once all are live). A slot is never given twice.
+ */
+const takeSlot = preparedSql<{ key: string | null; in_use: number }>(
+  'upload_slot_take',
+  sql`
+    with live as (
+      select ${rateLimits.key} as key from ${rateLimits}
+      where ${rateLimits.key} = any(${P('keys')}::text[]) and ${rateLimits.expire} > ${P('now')}
+    ), free as (
+      select k.key from unnest(${P('keys')}::text[]) with ordinality as k(key, n)
+      where k.key not in (select key from live) order by k.n limit 1
+    ), taken as (
+      insert into ${rateLimits} (key, points, expire)
+      select key, ${P('nonce')}, ${P('expire')} from free
+      on conflict (key) do update set points = excluded.points, expire = excluded.expire
+      where ${rateLimits.expire} is null or ${rateLimits.expire} <= ${P('now')}
+      returning key
+    )
+    select (select key from taken) as key, (select count(*)::int from live) as in_use`,
+);
+
+const releaseSlot = preparedSql(
+  'upload_slot_release',
+  sql`delete from ${rateLimits} where ${rateLimits.key} = ${P('key')} and ${rateLimits.points} = ${P('nonce')}`,
+);
+
 /**
  * `uploads_in_flight` (API.md): at most `limit` uploads per account at once, across every instance.
  * Slots are rows `uploads_in_flight:<account>:<n>` of the shared rate_limits table (no schema of its
- * own): claimed under a per-account advisory lock, so two instances never both take the last one; each
- * row carries its holder's nonce, so a holder whose lease lapsed never renews or frees another's.
+ * own): taken by one conditional upsert, so two instances never both take the last one; each row
+ * carries its holder's nonce, so a holder whose lease lapsed never renews or frees another's.
  */
 export function createUploadSlots(deps: { db: Db; limit: number; enabled: boolean; logger: Logger }) {
   const { db, limit, logger } = deps;
@@ -44,25 +77,26 @@ export function createUploadSlots(deps: { db: Db; limit: number; enabled: boolea
     return { slot: { release } };
   };
 
+  async function take(keys: string[], nonce: number): Promise<{ key?: string; inUse: number }> {
+    const now = Date.now();
+    const [row] = await takeSlot.execute(db, { keys, nonce, now, expire: now + LEASE_MS });
+    return { key: row?.key ?? undefined, inUse: row?.in_use ?? keys.length };
+  }
+
   async function claim(account: string): Promise<Claim> {
     const keys = Array.from({ length: limit }, (_, n) => `${POLICY}:${account}:${n}`);
     const nonce = randomInt(1, 2 ** 31 - 1);
-    const taken = await db.transaction(async (tx): Promise<{ inUse: number } | { key: string }> => {
-      await tx.execute(sql`select pg_advisory_xact_lock(hashtextextended(${`${POLICY}:${account}`}, 0))`);
-      const now = Date.now();
-      const rows = await tx
-        .select({ key: rateLimits.key, expire: rateLimits.expire })
-        .from(rateLimits)
-        .where(inArray(rateLimits.key, keys));
-      const live = new Set(rows.filter((row) => (row.expire ?? 0) > now).map((row) => row.key));
-      const free = keys.find((key) => !live.has(key));
-      if (!free) return { inUse: live.size };
-      await tx
-        .insert(rateLimits)
-        .values({ key: free, points: nonce, expire: now + LEASE_MS })
-        .onConflictDoUpdate({ target: rateLimits.key, set: { points: nonce, expire: now + LEASE_MS } });
-      return { key: free };
-    });
+    let taken: { key: string } | { inUse: number } = { inUse: limit };
+    // A lost race is retried; each round either takes a slot or sees one more live lease.
+    for (let round = 0; round < limit; round++) {
+      const attempt = await take(keys, nonce);
+      if (attempt.key !== undefined) {
+        taken = { key: attempt.key };
+        break;
+      }
+      taken = { inUse: attempt.inUse };
+      if (attempt.inUse >= limit) break;
+    }
     if ('inUse' in taken) return taken;
     const mine = and(eq(rateLimits.key, taken.key), eq(rateLimits.points, nonce));
     const renew = setInterval(() => {
@@ -75,14 +109,11 @@ export function createUploadSlots(deps: { db: Db; limit: number; enabled: boolea
     let released: Promise<void> | undefined;
     const release = () => {
       clearInterval(renew);
-      released ??= db
-        .delete(rateLimits)
-        .where(mine)
-        .then(
-          () => {},
-          // Not freed now, it lapses with its lease.
-          (error: unknown) => logger.warn({ err: error }, 'could not release an upload slot'),
-        );
+      released ??= releaseSlot.execute(db, { key: taken.key, nonce }).then(
+        () => {},
+        // Not freed now, it lapses with its lease.
+        (error: unknown) => logger.warn({ err: error }, 'could not release an upload slot'),
+      );
       return released;
     };
     return { slot: { release } };
