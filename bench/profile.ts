@@ -78,40 +78,58 @@ try {
   await rm(join(dir, 's3'), { recursive: true, force: true });
 }
 
+/** The package (or our directory) a script URL belongs to, for grouping. */
+function packageOf(url: string, functionName: string): string {
+  if (!url) return functionName; // native frames: (garbage collector), writeBuffer, …
+  if (url.startsWith('node:')) return 'node: (built-ins)';
+  const pkg = /node_modules\/((?:@[^/]+\/)?[^/]+)\/(?!.*node_modules)/.exec(url)?.[1];
+  return (
+    pkg ??
+    url
+      .replace(/^file:\/\/.*?\/(src|bench)\//, '$1/')
+      .split('/')
+      .slice(0, 2)
+      .join('/')
+  );
+}
+
+// The V8 profiler samples the main thread at wall-clock intervals: time the thread spent descheduled
+// inside a call (a socket write that woke Postgres on this 2-core VM) counts as that call's. The
+// bench's CPU figures come from /proc; this says where the main thread's share goes.
 function summarise(profile: Profile, requests: number, file: string) {
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
   const self = new Map<number, number>();
-  profile.samples.forEach((id, i) => self.set(id, (self.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0)));
+  for (const [i, id] of profile.samples.entries()) {
+    self.set(id, (self.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0));
+  }
   const byFunction = new Map<string, number>();
   const byPackage = new Map<string, number>();
   let busy = 0;
   for (const [id, us] of self) {
     const { functionName, url, lineNumber } = byId.get(id)!.callFrame;
-    if (functionName === '(idle)' || (functionName === '(program)' && !url)) {
-      if (functionName === '(idle)') continue;
-    }
+    if (functionName === '(idle)') continue;
     busy += us;
     const where = url
       .replace(/^file:\/\/.*?node_modules\/\.pnpm\/[^/]+\/node_modules\//, '')
-      .replace(/^file:\/\/.*\/work\/main\//, '');
+      .replace(/^file:\/\/.*?\/(src|bench)\//, '$1/');
     const fn = `${functionName || '(anonymous)'} ${where}:${lineNumber + 1}`;
     byFunction.set(fn, (byFunction.get(fn) ?? 0) + us);
-    const pkg = url.includes('node_modules')
-      ? (/node_modules\/((?:@[^/]+\/)?[^/]+)\/(?!.*node_modules)/.exec(url)?.[1] ?? 'node_modules')
-      : url.startsWith('node:')
-        ? 'node: (built-ins)'
-        : url
-          ? where.split('/').slice(0, 2).join('/')
-          : functionName;
+    const pkg = packageOf(url, functionName);
     byPackage.set(pkg, (byPackage.get(pkg) ?? 0) + us);
   }
-  const perReq = (us: number) => (us / 1000 / requests).toFixed(4);
+  const perRequest = (us: number) => (us / 1000 / requests).toFixed(4);
   const top = (map: Map<string, number>, n: number) =>
     [...map]
       .sort((a, b) => b[1] - a[1])
       .slice(0, n)
-      .map(([name, us]) => ({ name, ms_per_req: perReq(us), share: `${((us / busy) * 100).toFixed(1)} %` }));
-  console.log(`${route}: ${requests} requests, ${perReq(busy)} ms of sampled CPU per request (main thread)`);
+      .map(([name, us]) => ({
+        name,
+        ms_per_req: perRequest(us),
+        share: `${((us / busy) * 100).toFixed(1)} %`,
+      }));
+  console.log(
+    `${route}: ${requests} requests, ${perRequest(busy)} ms of sampled main-thread time per request`,
+  );
   console.table(top(byPackage, 15));
   console.table(top(byFunction, 30));
   console.log(`profile: ${file}`);
