@@ -1,10 +1,10 @@
 // Cold start: from `node` exec to the first /readyz 200, against an already-running Postgres and S3.
 // Measures the source entry (Node strips the types) and the built one (`pnpm build`, what containers run).
 import { spawn } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { freePort } from '../src/dev/free-port.ts';
+import { treeCpuMs } from './cpu.ts';
 import { startOtlpSink } from './otlp-sink.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -25,12 +25,6 @@ export const serverEnv = (stack: Stack, port: number, extra: Record<string, stri
   ...extra,
 });
 
-/** CPU time (user + system, ms) a process has used so far (/proc/<pid>/stat, clock ticks of 10 ms). */
-export async function cpuMs(pid: number): Promise<number> {
-  const fields = (await readFile(`/proc/${pid}/stat`, 'utf8')).split(') ')[1]!.split(' ');
-  return (Number(fields[11]) + Number(fields[12])) * 10;
-}
-
 /** Wall time to the first /readyz 200, and the CPU the process used until then (steadier on a busy VM). */
 async function once(
   entry: string,
@@ -50,7 +44,7 @@ async function once(
         (r) => r.status === 200,
         () => false,
       );
-      if (ready) return { ms: performance.now() - started, cpu: await cpuMs(child.pid!) };
+      if (ready) return { ms: performance.now() - started, cpu: await treeCpuMs(child.pid!) };
       await sleep(5);
     }
     throw new Error(`${entry} not ready within 30 s`);

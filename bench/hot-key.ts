@@ -5,6 +5,7 @@ import { loadConfig } from '../src/config.ts';
 import { createLogger } from '../src/platform/logger.ts';
 import { createRateLimits } from '../src/platform/rate-limit/rate-limits.ts';
 import type { Stack } from './cold-start.ts';
+import { treeCpuMs } from './cpu.ts';
 import { benchAccount, startApi } from './server.ts';
 
 const SECONDS = Number(process.env.BENCH_HOT_KEY_S ?? 10);
@@ -47,18 +48,21 @@ export async function hotKey(stack: Stack) {
       body: JSON.stringify({ name: 'hot' }),
     });
     const { key } = (await created.json()) as { key: string };
+    const cpuBefore = await treeCpuMs(api.pid);
     const http = await autocannon({
       url: `${api.url}/v1/me`,
       connections: 50,
       duration: SECONDS,
       headers: { authorization: `Bearer ${key}` },
     });
+    const cpuMs = ((await treeCpuMs(api.pid)) - cpuBefore) / Math.max(1, http.requests.total);
     return [
       {
         benchmark: `hot key: one API key, 50 callers, ${SECONDS} s`,
         result: `${perSecond} decisions/s`,
+        cpu_ms: Math.round(cpuMs * 1000) / 1000,
         errors: refused + fallbacks,
-        note: `through HTTP (GET /v1/me with the key, 50 conns): ${Math.round(http.requests.average)} req/s, p99 ${http.latency.p99} ms, non-2xx ${http.non2xx + http.errors}`,
+        note: `through HTTP (GET /v1/me with the key, 50 conns): ${Math.round(http.requests.average)} req/s, p99 ${http.latency.p99} ms, non-2xx ${http.non2xx + http.errors}; cpu_ms: the server's, per HTTP request`,
       },
     ];
   } finally {

@@ -10,6 +10,7 @@ import postgres from 'postgres';
 import { multipartFrame } from '../src/dev/multipart-frame.ts';
 import { createStorage } from '../src/storage/storage.ts';
 import type { Stack } from './cold-start.ts';
+import { treeCpuMs } from './cpu.ts';
 import { startApi } from './server.ts';
 
 const SIZE = 1024 ** 3;
@@ -89,8 +90,10 @@ export async function uploadBenchmark(stack: Stack) {
       peak = Math.max(peak, rssOf(server.pid));
     }, 50);
     const apiStarted = performance.now();
+    const cpuBefore = await treeCpuMs(server.pid);
     await uploadThroughApi(base, token);
     const apiSeconds = (performance.now() - apiStarted) / 1000;
+    const cpuMs = (await treeCpuMs(server.pid)) - cpuBefore;
     clearInterval(sampler);
 
     const storage = createStorage({
@@ -121,7 +124,8 @@ export async function uploadBenchmark(stack: Stack) {
       {
         benchmark: 'upload 1 GiB: throughput, API vs direct lib-storage → s3rver',
         result: `${(SIZE / MiB / apiSeconds).toFixed(1)} MiB/s`,
-        note: `direct ${(SIZE / MiB / directSeconds).toFixed(1)} MiB/s; ratio ${(directSeconds / apiSeconds).toFixed(2)}`,
+        cpu_ms: cpuMs,
+        note: `direct ${(SIZE / MiB / directSeconds).toFixed(1)} MiB/s; ratio ${(directSeconds / apiSeconds).toFixed(2)}; API CPU ${(cpuMs / (SIZE / MiB)).toFixed(2)} ms per MiB (cpu_ms: the whole upload)`,
       },
     ];
   } finally {
