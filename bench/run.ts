@@ -10,6 +10,7 @@ import { startEmbeddedS3 } from '../src/dev/embedded-s3.ts';
 import { freePort } from '../src/dev/free-port.ts';
 import { coldStart } from './cold-start.ts';
 import { exportBenchmark } from './export.ts';
+import { flags } from './flags.ts';
 import { hardeningTax, limiterOverhead } from './hardening-tax.ts';
 import { hotKey } from './hot-key.ts';
 import { hotPaths } from './hot-paths.ts';
@@ -28,8 +29,8 @@ try {
   execFileSync('pnpm', ['-s', 'build'], { stdio: 'inherit' });
   const stack = { databaseUrl: pg.url('bench'), s3Endpoint: s3.endpoint, bucket: 'bench' };
 
-  // `pnpm bench cold-start hot-paths upload session-mix session-mix-paced hardening-tax limiter hot-key telemetry export`: a subset;
-  // none: all.
+  // `pnpm bench cold-start hot-paths upload session-mix session-mix-paced hardening-tax limiter hot-key telemetry export flags`: a
+  // subset; none: all but flags.
   const only = process.argv.slice(2);
   const wanted = (name: string) => only.length === 0 || only.includes(name);
   const rows: Record<string, unknown>[] = [];
@@ -43,6 +44,7 @@ try {
   if (wanted('hot-key')) rows.push(...(await hotKey(stack)));
   if (wanted('telemetry')) rows.push(...(await telemetryBudget(stack)), ...(await spanCost()));
   if (wanted('export')) rows.push(...(await exportBenchmark(stack)));
+  if (only.includes('flags')) rows.push(...(await flags(stack))); // only when named: ~4 min
 
   console.log(`\nStowage benchmarks — Node ${process.version}, ${cpus().length} cores (${cpus()[0]?.model})`);
   console.table(rows, ['benchmark', 'result', 'cpu_ms', 'p50_ms', 'p95_ms', 'p99_ms', 'errors', 'note']);

@@ -30,9 +30,11 @@ const productionArgs = () =>
     .filter((word) => word !== 'exec')
     .slice(1);
 
-export async function startApi(stack: Stack, extra: Record<string, string> = {}) {
+/** `nodeFlags` replaces `pnpm start`'s V8 flags (the flags benchmark compares them). */
+export async function startApi(stack: Stack, extra: Record<string, string> = {}, nodeFlags?: string[]) {
   const port = await freePort();
-  const child = spawn(process.execPath, productionArgs(), {
+  const args = nodeFlags ? [...nodeFlags, productionArgs().at(-1)!] : productionArgs();
+  const child = spawn(process.execPath, args, {
     cwd: ROOT,
     // Production logging (one access line per request) into /dev/null: its cost is part of the figures.
     env: serverEnv(stack, port, { LOG_LEVEL: 'info', SERVER_TIMING: 'false', ...BENCH_LIMITS, ...extra }),
