@@ -10,9 +10,8 @@ import { fileURLToPath } from 'node:url';
 import { Upload } from '@aws-sdk/lib-storage';
 import postgres from 'postgres';
 import { newUuid } from '../src/platform/ids.ts';
-import { createStorage } from '../src/storage/storage.ts';
 import { type Stack, serverEnv } from './cold-start.ts';
-import { benchAccount, startApi } from './server.ts';
+import { benchAccount, benchStorage, startApi } from './server.ts';
 
 const MiB = 1024 * 1024;
 const DOCUMENTS = 50;
@@ -53,15 +52,7 @@ async function startWorker(stack: Stack) {
 }
 
 export async function exportBenchmark(stack: Stack) {
-  const storage = createStorage({
-    endpoint: stack.s3Endpoint,
-    region: 'us-east-1',
-    bucket: stack.bucket,
-    accessKeyId: 'S3RVER',
-    secretAccessKey: 'S3RVER',
-    forcePathStyle: true,
-    timeoutMs: 600_000,
-  });
+  const storage = benchStorage(stack);
   const api = await startApi(stack);
   const worker = await startWorker(stack);
   const sql = postgres(stack.databaseUrl, { max: 1, onnotice: () => {} });

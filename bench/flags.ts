@@ -13,7 +13,7 @@ const MiB = 1024 * 1024;
 export async function flags(stack: Stack) {
   const flagsOf = (size: number) => [`--max-semi-space-size=${size}`];
   const servers = await Promise.all(
-    SIZES.map((size) => startApi(stack, { WEB_CONCURRENCY: '2' }, flagsOf(size))),
+    SIZES.map((size) => startApi(stack, { WEB_CONCURRENCY: '2' }, { nodeFlags: flagsOf(size) })),
   );
   const targets: Target[] = [];
   let results: Awaited<ReturnType<typeof interleaved>>;

@@ -9,6 +9,7 @@ import { startEmbeddedPostgres } from '../src/dev/embedded-postgres.ts';
 import { startEmbeddedS3 } from '../src/dev/embedded-s3.ts';
 import { freePort } from '../src/dev/free-port.ts';
 import { coldStart } from './cold-start.ts';
+import { compare } from './compare.ts';
 import { exportBenchmark } from './export.ts';
 import { flags } from './flags.ts';
 import { hardeningTax, limiterOverhead } from './hardening-tax.ts';
@@ -29,8 +30,8 @@ try {
   execFileSync('pnpm', ['-s', 'build'], { stdio: 'inherit' });
   const stack = { databaseUrl: pg.url('bench'), s3Endpoint: s3.endpoint, bucket: 'bench' };
 
-  // `pnpm bench cold-start hot-paths upload session-mix session-mix-paced hardening-tax limiter hot-key telemetry export flags`: a
-  // subset; none: all but flags.
+  // `pnpm bench cold-start hot-paths upload session-mix session-mix-paced hardening-tax limiter hot-key telemetry export flags`, or
+  // `compare REV`: a subset; none: all but flags and compare.
   const only = process.argv.slice(2);
   const wanted = (name: string) => only.length === 0 || only.includes(name);
   const rows: Record<string, unknown>[] = [];
@@ -45,6 +46,9 @@ try {
   if (wanted('telemetry')) rows.push(...(await telemetryBudget(stack)), ...(await spanCost()));
   if (wanted('export')) rows.push(...(await exportBenchmark(stack)));
   if (only.includes('flags')) rows.push(...(await flags(stack))); // only when named: ~4 min
+  // `compare REV` (only when named): REV's build against this checkout's, interleaved.
+  const rev = only[only.indexOf('compare') + 1];
+  if (only.includes('compare')) rows.push(...(await compare(stack, rev ?? 'HEAD')));
 
   console.log(`\nStowage benchmarks — Node ${process.version}, ${cpus().length} cores (${cpus()[0]?.model})`);
   console.table(rows, ['benchmark', 'result', 'cpu_ms', 'p50_ms', 'p95_ms', 'p99_ms', 'errors', 'note']);

@@ -6,6 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { freePort } from '../src/dev/free-port.ts';
 import { multipartFrame } from '../src/dev/multipart-frame.ts';
+import { createStorage } from '../src/storage/storage.ts';
 import { type Stack, serverEnv } from './cold-start.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -30,12 +31,20 @@ const productionArgs = () =>
     .filter((word) => word !== 'exec')
     .slice(1);
 
-/** `nodeFlags` replaces `pnpm start`'s V8 flags (the flags benchmark compares them). */
-export async function startApi(stack: Stack, extra: Record<string, string> = {}, nodeFlags?: string[]) {
+/**
+ * `nodeFlags` replaces `pnpm start`'s V8 flags (the flags benchmark compares them); `root` runs another
+ * checkout's build (the compare benchmark).
+ */
+export async function startApi(
+  stack: Stack,
+  extra: Record<string, string> = {},
+  options: { nodeFlags?: string[]; root?: string } = {},
+) {
   const port = await freePort();
+  const { nodeFlags, root = ROOT } = options;
   const args = nodeFlags ? [...nodeFlags, productionArgs().at(-1)!] : productionArgs();
   const child = spawn(process.execPath, args, {
-    cwd: ROOT,
+    cwd: root,
     // Production logging (one access line per request) into /dev/null: its cost is part of the figures.
     env: serverEnv(stack, port, { LOG_LEVEL: 'info', SERVER_TIMING: 'false', ...BENCH_LIMITS, ...extra }),
     stdio: 'ignore',
@@ -95,3 +104,15 @@ export function smallUpload(name: string) {
   const body = Buffer.concat([head, Buffer.alloc(1024, 'x'), tail]);
   return { body, contentType };
 }
+
+/** A storage client on this run's s3rver (its fixed keys), for what a benchmark reads or writes itself. */
+export const benchStorage = (stack: Stack) =>
+  createStorage({
+    endpoint: stack.s3Endpoint,
+    region: 'us-east-1',
+    bucket: stack.bucket,
+    accessKeyId: 'S3RVER',
+    secretAccessKey: 'S3RVER',
+    forcePathStyle: true,
+    timeoutMs: 600_000,
+  });

@@ -8,10 +8,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Upload } from '@aws-sdk/lib-storage';
 import postgres from 'postgres';
 import { multipartFrame } from '../src/dev/multipart-frame.ts';
-import { createStorage } from '../src/storage/storage.ts';
 import type { Stack } from './cold-start.ts';
 import { treeCpuMs } from './cpu.ts';
-import { startApi } from './server.ts';
+import { benchStorage, startApi } from './server.ts';
 
 const SIZE = 1024 ** 3;
 const BLOCK = randomBytes(1024 * 1024);
@@ -74,7 +73,7 @@ export async function bigUpload(stack: Stack, nodeFlags?: string[]) {
   const server = await startApi(
     stack,
     { MAX_UPLOAD_BYTES: String(2 * SIZE), REQUEST_TIMEOUT_MS: '900000' },
-    nodeFlags,
+    { nodeFlags },
   );
   const base = server.url;
   try {
@@ -108,15 +107,7 @@ export async function uploadBenchmark(stack: Stack) {
   // The production command line (`pnpm start`), flags included: the small young generation is what
   // keeps socket buffers from piling up between scavenges at upload speed.
   const { baseline, growth, seconds: apiSeconds, cpuMs } = await bigUpload(stack);
-  const storage = createStorage({
-    endpoint: stack.s3Endpoint,
-    region: 'us-east-1',
-    bucket: stack.bucket,
-    accessKeyId: 'S3RVER',
-    secretAccessKey: 'S3RVER',
-    forcePathStyle: true,
-    timeoutMs: 600_000,
-  });
+  const storage = benchStorage(stack);
   const directStarted = performance.now();
   await new Upload({
     client: storage.client,

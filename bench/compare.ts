@@ -1,0 +1,47 @@
+// (i) `pnpm bench compare REV`: the hot paths of another revision's build against this checkout's, in one
+// interleaved run (each with two workers, on the same Postgres and s3rver): CPU per request before and
+// after, the only comparison this noisy VM allows. REV is built in a temporary git worktree that shares
+// this checkout's node_modules (same lockfile assumed); this checkout's migrations are applied (a
+// superset of REV's when REV is older).
+import { execFileSync } from 'node:child_process';
+import { rm, symlink } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Stack } from './cold-start.ts';
+import { hotRoutes, interleaved, type Target } from './hot-paths.ts';
+import { startApi } from './server.ts';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+
+export async function compare(stack: Stack, rev: string) {
+  const dir = join(tmpdir(), `stowage-compare-${process.pid}`);
+  const git = (...args: string[]) => execFileSync('git', ['-C', ROOT, ...args], { stdio: 'inherit' });
+  git('worktree', 'add', '--detach', dir, rev);
+  try {
+    await symlink(join(ROOT, 'node_modules'), join(dir, 'node_modules'));
+    execFileSync(process.execPath, ['scripts/build.ts'], { cwd: dir, stdio: 'inherit' });
+    const builds = { [rev]: dir, 'this checkout': ROOT };
+    const servers = await Promise.all(
+      Object.values(builds).map((root) => startApi(stack, { WEB_CONCURRENCY: '2' }, { root })),
+    );
+    const targets: Target[] = [];
+    try {
+      for (const [i, name] of Object.keys(builds).entries()) {
+        const routes = await hotRoutes(servers[i]!.url, `compare-${i}`);
+        for (const route of [routes.me, routes.get, routes.list, routes.upload])
+          targets.push({ label: `${route.name} — ${name}`, pid: servers[i]!.pid, route });
+      }
+      const results = await interleaved(targets, 3);
+      return results.map(({ label, row }) => ({
+        benchmark: `compare: ${label}, 2 workers, 50 conns, interleaved`,
+        ...row,
+      }));
+    } finally {
+      await Promise.all(servers.map((server) => server.stop()));
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+    git('worktree', 'prune');
+  }
+}
