@@ -59,7 +59,7 @@ describe('the container image', () => {
     const config = JSON.parse(docker('image', 'inspect', IMAGE))[0].Config;
     expect(config.User).toBe('1000:1000');
     expect(config.StopSignal).toBe('SIGTERM');
-    expect(config.Cmd).toEqual(['node', '--max-semi-space-size=2', 'dist/main.js']);
+    expect(config.Cmd).toEqual(['node', '--max-semi-space-size=8', 'dist/main.js']);
     expect(config.Healthcheck.Test.join(' ')).not.toMatch(/curl|wget/);
     expect(config.Labels).toMatchObject({
       'org.opencontainers.image.version': '0.1.0-ci',
@@ -195,7 +195,7 @@ describe('the container image', () => {
 
     // From outside the container: the process table, the kernel's view of its capabilities, its writes.
     const top = docker('top', names.api, '-eo', 'pid,uid,args');
-    expect(top).toMatch(/^\s*\d+\s+1000\s+node --max-semi-space-size=2 dist\/main\.js/m);
+    expect(top).toMatch(/^\s*\d+\s+1000\s+node --max-semi-space-size=8 dist\/main\.js/m);
     const status = docker('exec', names.api, 'cat', '/proc/1/status');
     expect(status).toMatch(/^Uid:\s+1000\s+1000\s+1000\s+1000$/m);
     expect(status).toMatch(/^CapEff:\s+0000000000000000$/m);

@@ -60,7 +60,7 @@ describe('ops/k8s (kustomize base)', () => {
 
   it('pods: non-root, read-only root, no capabilities, RuntimeDefault seccomp, resources, the shared commands', () => {
     const commands: Record<string, string[]> = {
-      'stowage-api': ['node', '--max-semi-space-size=2', 'dist/main.js'],
+      'stowage-api': ['node', '--max-semi-space-size=8', 'dist/main.js'],
       'stowage-worker': ['node', 'dist/worker.js'],
       'stowage-migrate': ['node', 'dist/migrate.js'],
     };

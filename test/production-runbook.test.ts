@@ -69,7 +69,7 @@ beforeAll(async () => {
     'runbook:serve',
   ]);
   // The shared decision: production runs exactly this, in exec form.
-  expect(blocks.at(-1)!.code.trim()).toBe('node --max-semi-space-size=2 dist/main.js');
+  expect(blocks.at(-1)!.code.trim()).toBe('node --max-semi-space-size=8 dist/main.js');
   serveArgv = blocks.at(-1)!.code.trim().split(/\s+/);
 
   port = await freePort();
