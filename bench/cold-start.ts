@@ -25,16 +25,20 @@ export const serverEnv = (stack: Stack, port: number, extra: Record<string, stri
   ...extra,
 });
 
-/** Wall time to the first /readyz 200, and the CPU the process used until then (steadier on a busy VM). */
-async function once(
+/**
+ * Wall time to the first /readyz 200, and the CPU the process used until then (steadier on a busy VM).
+ * `root`: the checkout whose build runs (the compare benchmark starts another revision's).
+ */
+export async function startOnce(
   entry: string,
   stack: Stack,
   extra: Record<string, string> = {},
+  root = ROOT,
 ): Promise<{ ms: number; cpu: number }> {
   const port = await freePort();
   const started = performance.now();
   const child = spawn(process.execPath, [entry], {
-    cwd: ROOT,
+    cwd: root,
     env: serverEnv(stack, port, extra),
     stdio: 'ignore',
   });
@@ -54,7 +58,7 @@ async function once(
   }
 }
 
-const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+export const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 
 export async function coldStart(stack: Stack) {
   // Tracing on: the SDK chunk is loaded and started (its exports go to a sink that drops them).
@@ -74,7 +78,7 @@ export async function coldStart(stack: Stack) {
     // Interleaved: the VM's speed drifts between runs, and the variants are compared with each other.
     for (let i = 0; i < RUNS; i++) {
       for (const [index, [, entry, extra]] of variants.entries())
-        runs[index]!.push(await once(entry, stack, extra));
+        runs[index]!.push(await startOnce(entry, stack, extra));
     }
   } finally {
     await sink.close();
