@@ -203,6 +203,31 @@ describe('quota', () => {
   });
 });
 
+describe('marking an upload ready (one statement: quota, row, audit event)', () => {
+  it('a pending row removed while its bytes flow is 503, and nothing is charged or recorded', async () => {
+    const session = await client.signUp();
+    const [user] = await sql`select id from users where email = ${session.email}`;
+    const frame = multipartFrame('gone.pdf', 'application/pdf');
+    const { req, response } = streamingUpload(server, session.accessToken, frame);
+    req.write(frame.head);
+    await writeFile(req, 100_000);
+    // The pending row exists once the part's headers were read; the sweeper's delete is simulated.
+    let removed = 0;
+    for (let i = 0; i < 100 && removed === 0; i++) {
+      removed = (await sql`delete from documents where user_id = ${user!.id} and status = 'pending'`).count;
+      if (removed === 0) await sleep(20);
+    }
+    expect(removed).toBe(1);
+    req.end(frame.tail);
+    const answer = await response;
+    expect([answer.status, JSON.parse(answer.body).code]).toEqual([503, 'service_unavailable']);
+    expect(await eventuallyClean(session)).toEqual({ bytesUsed: 0, count: 0, rows: [], objects: [] });
+    const events =
+      await sql`select 1 from audit_events where type = 'document.created' and actor_id = ${user!.id}`;
+    expect(events).toHaveLength(0);
+  });
+});
+
 describe('sweeper', () => {
   it('removes stale pending uploads and retries failed object deletions', async () => {
     const session = await client.signUp();
